@@ -1,0 +1,1 @@
+"""Beam graphs and their command lines; they compose the pure pieces in `pipeline/`."""

@@ -1,0 +1,129 @@
+"""The output folder's life cycle: refuse or replace, stage, finalize, commit.
+
+The job writes everything into a staging folder beside the output and moves it into
+place only after the pipeline succeeded and the metadata is written, so a reader never
+sees a half-written dataset or a mix of two runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from typing import Mapping
+
+from apache_beam.io.filesystems import FileSystems
+
+import tfrecords_schema as schema
+
+
+class OutputError(ValueError):
+  """The output location cannot be used as asked."""
+
+
+def _is_local(path: str) -> bool:
+  return "://" not in path
+
+
+def existing_files(path: str) -> list[str]:
+  try:
+    return [m.path for m in FileSystems.match([path.rstrip("/") + "/**"])[0].metadata_list]
+  except Exception:
+    return []
+
+
+def check_output(output: str, overwrite: bool) -> None:
+  """Fail fast, before any work, when the output holds files and overwrite is off."""
+  if _is_local(output) and os.path.exists(output) and not os.path.isdir(output):
+    raise OutputError(f"--output {output!r} is a file, not a folder")
+  if existing_files(output) and not overwrite:
+    raise OutputError(f"--output {output!r} already holds files; pass --overwrite to "
+                      "replace it whole (its old contents are removed only after the "
+                      "new dataset is complete)")
+
+
+def staging_dir(output: str, run_id: str) -> str:
+  return output.rstrip("/") + f".incomplete-{run_id}"
+
+
+def write_text(path: str, text: str) -> None:
+  with FileSystems.create(path) as f:
+    f.write(text.encode("utf-8"))
+
+
+def read_text(path: str) -> str:
+  with FileSystems.open(path) as f:
+    return f.read().decode("utf-8")
+
+
+def read_lines(pattern: str) -> list[str]:
+  """All lines of the files matching a pattern (Beam's text shards)."""
+  lines = []
+  for m in sorted(FileSystems.match([pattern])[0].metadata_list, key=lambda m: m.path):
+    lines.extend(line for line in read_text(m.path).splitlines() if line.strip())
+  return lines
+
+
+def delete_tree(path: str) -> None:
+  if _is_local(path):
+    shutil.rmtree(path, ignore_errors=True)
+    return
+  files = existing_files(path)
+  if files:
+    FileSystems.delete(files)
+
+
+def commit(staging: str, output: str) -> None:
+  """Move the finished staging folder to `output`, replacing what was there."""
+  if _is_local(output):
+    old = None
+    if os.path.exists(output):
+      old = staging + ".old"
+      os.replace(output, old)
+    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+    os.replace(staging, output)
+    if old:
+      shutil.rmtree(old, ignore_errors=True)
+    return
+  delete_tree(output)
+  src = existing_files(staging)
+  dst = [output.rstrip("/") + p[len(staging.rstrip("/")):] for p in src]
+  FileSystems.rename(src, dst)
+  delete_tree(staging)
+
+
+def finalize(staging: str, *, name: str, image_format: str, shards: Mapping[str, dict],
+             shard_stats: list[dict], description: str, metadata: dict) -> dict:
+  """Fills missing (empty) shards and writes the TFDS and our metadata files.
+
+  Returns the per-split summary that went into the metadata.
+  """
+  by_split: dict[str, dict] = {}
+  for split, info in shards.items():
+    n = info["num_shards"]
+    lengths, sizes, contents = [0] * n, [0] * n, 0
+    for s in shard_stats:
+      if s["split"] == split:
+        lengths[s["shard"]], sizes[s["shard"]] = s["records"], s["bytes"]
+        contents += s["contents"]
+    for shard in range(n):  # a shard whose every content failed still must exist
+      path = FileSystems.join(staging, schema.shard_filename(name, split, shard, n))
+      if lengths[shard] == 0 and not FileSystems.exists(path):
+        write_text(path, "")
+    by_split[split] = {"records": sum(lengths), "contents": contents, "shards": n,
+                       "bytes": sum(sizes), "shard_lengths": lengths}
+  splits = {s: v for s, v in by_split.items() if v["records"] > 0}
+  files = schema.tfds_metadata_json(
+      name=name, description=description, image_format=image_format,
+      splits={s: (v["shard_lengths"], v["bytes"]) for s, v in splits.items()})
+  for split, v in by_split.items():  # TFDS knows only non-empty splits
+    if v["records"] == 0:
+      for shard in range(v["shards"]):
+        FileSystems.delete([FileSystems.join(
+            staging, schema.shard_filename(name, split, shard, v["shards"]))])
+  for filename, text in files.items():
+    write_text(FileSystems.join(staging, filename), text)
+  metadata = dict(metadata, splits=splits)
+  write_text(FileSystems.join(staging, schema.METADATA_FILENAME),
+             json.dumps(metadata, indent=2, sort_keys=True))
+  return splits

@@ -1,0 +1,350 @@
+"""Dataset job: content images x style images -> stylized, versioned, sharded TFRecords.
+
+Local (both cores, downloads nothing; ~1 min for 16 contents x K=2 with `classical`):
+
+  python -m beam_jobs.stylize --content=photos/ --styles=paintings/ \\
+      --stylizer=tflite:../shared/models/magenta_v1_256_tflite \\
+      --styles_per_content=4 --output=out/stylized --seed=0
+
+Dataflow (any flag this parser does not know goes to Beam's PipelineOptions):
+
+  python -m beam_jobs.stylize --content=gs://b/coco/train2017 --styles=gs://b/wikiart \\
+      --stylizer=hub --styles_per_content=4 --output=gs://b/stylized \\
+      --runner=DataflowRunner --project=P --region=R --temp_location=gs://b/tmp \\
+      --setup_file=./setup.py
+
+Output (readable with `tfds.builder_from_directory(OUTPUT)`): per split
+`NAME-SPLIT.tfrecord-XXXXX-of-YYYYY`, `dataset_info.json`, `features.json`,
+`stylized_metadata.json`, and `dead_letter.jsonl` (one line per input that failed, with
+its reason). Record fields: tfrecords_schema/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import sys
+import time
+import uuid
+
+import apache_beam as beam
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.ml.inference.base import RunInference
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from beam_jobs import output as out
+from beam_jobs import transforms as T
+from pipeline import image_io, plan, sources
+from pipeline.stylizers import SPEC_HELP, StylizerConfigError, from_spec
+import tfrecords_schema as schema
+
+WORK = "_work"
+
+
+def build_parser() -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(
+      prog="python -m beam_jobs.stylize", description=__doc__.split("\n")[0],
+      epilog="Unknown flags are passed to Beam's PipelineOptions (e.g. --runner).")
+  p.add_argument("--content", required=True,
+                 help="content images: a folder (all files below it) or a glob; "
+                      "local or gs://")
+  p.add_argument("--styles", required=True, help="style images: a folder or a glob")
+  p.add_argument("--output", required=True, help="output folder for the dataset")
+  p.add_argument("--stylizer", default="classical", help=f"{SPEC_HELP} (default: "
+                 "classical, which needs no model files)")
+  p.add_argument("--styles_per_content", type=int, default=4, metavar="K",
+                 help="distinct styles rendered per content (default 4)")
+  p.add_argument("--include_original", action="store_true",
+                 help="also write each content's unstylized view (view_index 0)")
+  p.add_argument("--seed", type=int, default=0, help="seed of the plan (splits, styles)")
+  p.add_argument("--split_fractions", default="0.8,0.1,0.1",
+                 help="train,val,test shares of the contents (default 0.8,0.1,0.1)")
+  p.add_argument("--holdout_style_fraction", type=float, default=0.0,
+                 help="share of styles used only in val/test (default 0: none)")
+  p.add_argument("--style_strength", type=float, default=1.0,
+                 help="blend strength in [0,1] (default 1: full style)")
+  p.add_argument("--image_size", type=int, default=256,
+                 help="output images are SIZE x SIZE (default 256)")
+  p.add_argument("--resize_policy", default="center_crop",
+                 choices=["center_crop", "pad", "stretch"],
+                 help="how contents are made square (default center_crop)")
+  p.add_argument("--image_format", default="jpeg", choices=["jpeg", "png"])
+  p.add_argument("--jpeg_quality", type=int, default=95)
+  p.add_argument("--records_per_shard", type=int, default=1000,
+                 help="target records per shard (default 1000)")
+  p.add_argument("--num_shards", type=int, default=0,
+                 help="shards per split; overrides --records_per_shard when > 0")
+  p.add_argument("--batch_size", type=int, default=8,
+                 help="max contents per stylizer call (default 8)")
+  p.add_argument("--max_pixels", type=int, default=image_io.DEFAULT_MAX_PIXELS,
+                 help="refuse images with more pixels (decompression bombs)")
+  p.add_argument("--max_contents", type=int, default=0,
+                 help="use only the first N contents by id (0: all)")
+  p.add_argument("--dataset_name", default="stylized",
+                 help="file name prefix of the shards (default stylized)")
+  p.add_argument("--overwrite", action="store_true",
+                 help="replace an existing dataset at --output (only on success)")
+  return p
+
+
+def _fail(message: str) -> SystemExit:
+  return SystemExit(f"error: {message}")
+
+
+def _validate_args(args) -> tuple[float, float, float]:
+  checks = [
+      (args.styles_per_content >= 1, "--styles_per_content must be >= 1"),
+      (0.0 <= args.style_strength <= 1.0, "--style_strength must be in [0, 1]"),
+      (args.image_size >= 16, "--image_size must be >= 16"),
+      (1 <= args.jpeg_quality <= 100, "--jpeg_quality must be in [1, 100]"),
+      (args.records_per_shard >= 1, "--records_per_shard must be >= 1"),
+      (args.num_shards >= 0, "--num_shards must be >= 0"),
+      (args.batch_size >= 1, "--batch_size must be >= 1"),
+      (args.max_contents >= 0, "--max_contents must be >= 0"),
+      (0.0 <= args.holdout_style_fraction < 1.0,
+       "--holdout_style_fraction must be in [0, 1)"),
+      ("/" not in args.dataset_name and "-" not in args.dataset_name,
+       "--dataset_name may not contain '/' or '-' (TFDS file naming)"),
+  ]
+  for ok, message in checks:
+    if not ok:
+      raise _fail(message)
+  try:
+    return plan.parse_fractions(args.split_fractions)
+  except ValueError as e:
+    raise _fail(str(e))
+
+
+def _pipeline_options(beam_args: list[str]) -> PipelineOptions:
+  """The local default: the in-process FnApiRunner on every core (no Prism download)."""
+  if not any(a.startswith("--runner") for a in beam_args):
+    beam_args = list(beam_args)
+    if not any(a.startswith("--direct_running_mode") for a in beam_args):
+      beam_args.append("--direct_running_mode=multi_processing")
+    if not any(a.startswith("--direct_num_workers") for a in beam_args):
+      beam_args.append(f"--direct_num_workers={os.cpu_count() or 1}")
+  return PipelineOptions(beam_args)
+
+
+def _default_runner(options: PipelineOptions):
+  from apache_beam.options.pipeline_options import StandardOptions
+  if options.view_as(StandardOptions).runner:
+    return None
+  from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+  return FnApiRunner()
+
+
+class Prepared:
+  """Everything decided at launch, before the pipeline runs."""
+
+  def __init__(self, args, fractions):
+    self.args, self.fractions = args, fractions
+    self.run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    self.staging = out.staging_dir(args.output, self.run_id)
+    self.stylizer = from_spec(args.stylizer)
+    self.contents: list[dict] = []
+    self.styles: list[dict] = []
+    self.shards: dict[str, dict] = {}
+
+
+def prepare(args, fractions) -> Prepared:
+  """Fail-fast checks and the launch-time plan. Raises SystemExit with one message."""
+  try:
+    prep = Prepared(args, fractions)
+    prep.stylizer.validate()
+    out.check_output(args.output, args.overwrite)
+    contents = sources.folder_contents(args.content)
+    styles = sources.folder_styles(args.styles)
+  except (StylizerConfigError, sources.SourceError, out.OutputError) as e:
+    raise _fail(str(e))
+  try:
+    prep.stylizer.load()  # a corrupt model fails here, not on every worker
+  except StylizerConfigError as e:
+    raise _fail(str(e))
+  if args.max_contents:
+    contents = sorted(contents, key=lambda c: c.content_id)[:args.max_contents]
+  by_id = {c.content_id: c for c in contents}
+  planned = plan.plan_contents(by_id, args.seed, fractions)
+  split_sizes: dict[str, int] = {}
+  for pc in planned:
+    split_sizes[pc.split] = split_sizes.get(pc.split, 0) + 1
+    c = by_id[pc.content_id]
+    prep.contents.append({
+        "content_id": c.content_id, "uri": c.uri, "rel_path": c.rel_path,
+        "label_ids": list(c.label_ids), "label_names": list(c.label_names),
+        "primary_label_id": c.primary_label_id, "primary_label": c.primary_label,
+        "supercategory": c.supercategory, "split": pc.split,
+        "index_in_split": pc.index_in_split})
+  prep.styles = [{"style_id": s.style_id, "uri": s.uri, "rel_path": s.rel_path,
+                  "name": s.name, "artist": s.artist, "genre": s.genre,
+                  "title": s.title} for s in styles]
+  views = args.styles_per_content + (1 if args.include_original else 0)
+  for split, n in split_sizes.items():
+    num = args.num_shards or math.ceil(n * views / args.records_per_shard)
+    prep.shards[split] = {"contents": n, "num_shards": max(1, min(num, n))}
+  if len(styles) < args.styles_per_content:
+    logging.warning("only %d style images for --styles_per_content=%d: each content "
+                    "gets %d styles", len(styles), args.styles_per_content, len(styles))
+  return prep
+
+
+def build_pipeline(p: beam.Pipeline, prep: Prepared) -> None:
+  """The graph. Inputs are the manifests written at launch."""
+  a = prep.args
+  work = f"{prep.staging}/{WORK}"
+  spec, stylizer = a.stylizer, prep.stylizer
+
+  styles = (p | "ReadStyleManifest" >> beam.io.ReadFromText(f"{work}/styles.jsonl")
+            | "ParseStyles" >> beam.Map(json.loads)
+            | "SpreadStyles" >> beam.Reshuffle())
+  style_states = styles | "StyleStep" >> beam.ParDo(
+      T.StyleStepFn(spec, a.max_pixels)).with_outputs(T.DEAD, main="ok")
+
+  pools = (style_states.ok
+           | "StyleIds" >> beam.Keys()
+           | "CollectStyleIds" >> beam.combiners.ToList()
+           | "StylePools" >> beam.Map(plan.style_pools, a.seed, a.holdout_style_fraction))
+
+  contents = (p | "ReadContentManifest" >> beam.io.ReadFromText(f"{work}/contents.jsonl")
+              | "ParseContents" >> beam.Map(json.loads))
+  views = contents | "PlanViews" >> beam.FlatMap(
+      T.plan_views, beam.pvalue.AsSingleton(pools), a.styles_per_content,
+      a.include_original)
+  styled_views = ({"style": style_states.ok, "views": views}
+                  | "JoinStyleStates" >> beam.CoGroupByKey()
+                  | "AttachStyleStates" >> beam.FlatMap(T.attach_style_state))
+  keyed_contents = contents | "KeyContents" >> beam.Map(lambda c: (c["content_id"], c))
+  decoded = ({"content": keyed_contents, "views": styled_views}
+             | "JoinViewsToContents" >> beam.CoGroupByKey()
+             | "SpreadContents" >> beam.Reshuffle()
+             | "DecodeContents" >> beam.ParDo(T.DecodeContentFn(
+                 a.image_size, a.resize_policy, a.max_pixels, a.include_original,
+                 a.style_strength)).with_outputs(T.DEAD, T.ORIGINAL, main="views"))
+
+  inference = (decoded.views
+               | "SpreadViews" >> beam.Reshuffle()
+               | "Stylize" >> RunInference(T.StylizerModelHandler(
+                   spec, max_batch_size=a.batch_size)).with_exception_handling())
+  stylized, dlq = inference[0], inference[1]
+
+  records = ((stylized, decoded[T.ORIGINAL])
+             | "AllViews" >> beam.Flatten()
+             | "BuildRecords" >> beam.ParDo(T.BuildRecordFn(
+                 stylizer.name, stylizer.version, a.image_format, a.jpeg_quality,
+                 prep.shards)).with_outputs(T.DEAD, main="records"))
+  (records.records
+   | "GroupByShard" >> beam.GroupByKey()
+   | "WriteShards" >> beam.ParDo(T.WriteShardFn(prep.staging, a.dataset_name,
+                                                prep.shards))
+   | "ShardStatsToJson" >> beam.Map(json.dumps, sort_keys=True)
+   | "WriteShardStats" >> beam.io.WriteToText(f"{work}/shard_stats",
+                                              file_name_suffix=".jsonl"))
+
+  failed_batches = dlq.failed_inferences | "FailedBatches" >> beam.FlatMap(
+      T.failed_batches_to_dead_letters)
+  ((style_states[T.DEAD], decoded[T.DEAD], records[T.DEAD], failed_batches)
+   | "AllDeadLetters" >> beam.Flatten()
+   | "DeadLettersToJson" >> beam.Map(json.dumps, sort_keys=True, ensure_ascii=False)
+   | "WriteDeadLetters" >> beam.io.WriteToText(f"{work}/dead_letter",
+                                               file_name_suffix=".jsonl"))
+
+
+def _counters(result) -> dict[str, int]:
+  try:
+    found = result.metrics().query(MetricsFilter().with_namespace(T.NAMESPACE))
+  except Exception:  # some runners cannot report metrics
+    return {}
+  totals: dict[str, int] = {}
+  for c in found["counters"]:
+    value = c.committed if c.committed is not None else c.attempted
+    totals[c.key.metric.name] = totals.get(c.key.metric.name, 0) + int(value or 0)
+  return totals
+
+
+def _write_manifests(prep: Prepared) -> None:
+  work = f"{prep.staging}/{WORK}"
+  for name, rows in (("contents", prep.contents), ("styles", prep.styles)):
+    out.write_text(f"{work}/{name}.jsonl",
+                   "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+
+
+def _finish(prep: Prepared, result, argv: list[str]) -> dict:
+  a = prep.args
+  work = f"{prep.staging}/{WORK}"
+  stats = [json.loads(line) for line in out.read_lines(f"{work}/shard_stats*")]
+  dead = sorted(out.read_lines(f"{work}/dead_letter*"))
+  out.write_text(f"{prep.staging}/{schema.DEAD_LETTER_FILENAME}",
+                 "".join(line + "\n" for line in dead))
+  counters = _counters(result)
+  metadata = {
+      "schema_version": schema.SCHEMA_VERSION, "dataset_name": a.dataset_name,
+      "created_by": "beam_jobs.stylize", "command": " ".join(argv),
+      "inputs": {"content": a.content, "styles": a.styles,
+                 "contents_listed": len(prep.contents), "styles_listed": len(prep.styles)},
+      "stylizer": {"spec": a.stylizer, "name": prep.stylizer.name,
+                   "version": prep.stylizer.version},
+      "plan": {"styles_per_content": a.styles_per_content,
+               "include_original": a.include_original, "seed": a.seed,
+               "split_fractions": list(prep.fractions),
+               "holdout_style_fraction": a.holdout_style_fraction,
+               "style_strength": a.style_strength},
+      "image": {"size": a.image_size, "format": a.image_format,
+                "jpeg_quality": a.jpeg_quality, "resize_policy": a.resize_policy},
+      "layout": "Each shard holds a contiguous block of one split's contents in "
+                "content_id order; the records of one content are adjacent, in "
+                "ascending view_index.",
+      "dead_letters": len(dead), "counters": counters,
+  }
+  description = (f"Contents from {a.content} rendered in {a.styles_per_content} styles "
+                 f"from {a.styles} by {prep.stylizer.version} (record schema "
+                 f"v{schema.SCHEMA_VERSION}; fields: tfrecords_schema/README.md).")
+  splits = out.finalize(prep.staging, name=a.dataset_name, image_format=a.image_format,
+                        shards=prep.shards, shard_stats=stats, description=description,
+                        metadata=metadata)
+  out.delete_tree(work)
+  out.commit(prep.staging, a.output)
+  return {"splits": splits, "dead_letters": len(dead), "counters": counters}
+
+
+def run(argv=None, test_pipeline=None):
+  """Runs the job; returns the Beam PipelineResult (with `.summary` attached)."""
+  argv = list(sys.argv[1:] if argv is None else argv)
+  args, beam_args = build_parser().parse_known_args(argv)
+  fractions = _validate_args(args)
+  options = _pipeline_options(beam_args)
+  prep = prepare(args, fractions)
+  logging.info("plan: %d contents, %d styles, K=%d, shards %s -> %s", len(prep.contents),
+               len(prep.styles), args.styles_per_content,
+               {s: v["num_shards"] for s, v in prep.shards.items()}, args.output)
+  try:
+    _write_manifests(prep)
+    p = test_pipeline or beam.Pipeline(runner=_default_runner(options), options=options)
+    build_pipeline(p, prep)
+    result = p.run()
+    result.wait_until_finish()
+    summary = _finish(prep, result, argv)
+  except BaseException:
+    out.delete_tree(prep.staging)  # no partial output, ever
+    raise
+  result.summary = summary
+  c, splits = summary["counters"], summary["splits"]
+  per_split = ", ".join(f"{k}: {v['records']}" for k, v in splits.items())
+  print(f"wrote {sum(v['records'] for v in splits.values())} records ({per_split}) to "
+        f"{args.output}; {summary['dead_letters']} inputs dead-lettered (see "
+        f"{schema.DEAD_LETTER_FILENAME}); contents read {c.get('contents_read', 0)}, "
+        f"style steps {c.get('style_step_calls', 0)}", flush=True)
+  return result
+
+
+def main():
+  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+  for noisy in ("apache_beam", "absl", "tensorflow"):
+    logging.getLogger(noisy).setLevel(logging.WARNING)
+  run()
+
+
+if __name__ == "__main__":
+  main()

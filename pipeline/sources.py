@@ -1,0 +1,124 @@
+"""Content and style sources over any image folder or glob, with stable ids.
+
+Listing goes through Beam's filesystem layer, so the same code reads a local folder
+here and `gs://bucket/...` on Dataflow. Listing happens once, at launch, so an empty or
+missing input fails before any work starts.
+
+Every regular file found is an input (except hidden dotfiles): a text file or a corrupt
+image in the folder is not skipped here but dead-lettered later with its reason, so the
+job accounts for every file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import posixpath
+import re
+
+_WILDCARD = re.compile(r"[*?\[]")
+
+
+class SourceError(ValueError):
+  """An input location is unusable (missing, empty, ambiguous ids)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ContentItem:
+  """One content photo and what is known about it (labels empty when unknown)."""
+  content_id: int
+  uri: str
+  rel_path: str
+  label_ids: tuple[int, ...] = ()
+  label_names: tuple[str, ...] = ()
+  primary_label_id: int = -1
+  primary_label: str = ""
+  supercategory: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class StyleItem:
+  """One style image and its metadata (empty strings when unknown)."""
+  style_id: int
+  uri: str
+  rel_path: str
+  name: str = ""
+  artist: str = ""
+  genre: str = ""
+  title: str = ""
+
+
+def stable_id(key: str) -> int:
+  """First 63 bits of sha256(key): a non-negative int64, identical on every machine."""
+  return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") >> 1
+
+
+def _pattern_and_root(location: str) -> tuple[str, str]:
+  """A folder means every file below it; a glob is used as given.
+
+  The root (ids are computed relative to it) is the longest wildcard-free folder prefix,
+  so ids survive moving the data, e.g. from a local disk to gs://.
+  """
+  loc = location.rstrip("/")
+  if _WILDCARD.search(loc):
+    head = _WILDCARD.split(loc, 1)[0]
+    return loc, head.rsplit("/", 1)[0] if "/" in head else ""
+  if _is_file(loc):
+    return loc, posixpath.dirname(loc)
+  return loc + "/**", loc
+
+
+def _is_dir(path: str) -> bool:
+  import os
+  return "://" not in path and os.path.isdir(path)
+
+
+def _is_file(path: str) -> bool:
+  import os
+  if "://" not in path:
+    return os.path.isfile(path)
+  from apache_beam.io.filesystems import FileSystems
+  try:
+    return FileSystems.exists(path)  # an object store "folder" is a prefix, not an object
+  except Exception:
+    return False
+
+
+def list_files(location: str) -> list[tuple[str, str]]:
+  """Sorted (uri, path relative to the root) of every non-hidden file at `location`."""
+  from apache_beam.io.filesystems import FileSystems
+  pattern, root = _pattern_and_root(location)
+  try:
+    metadata = FileSystems.match([pattern])[0].metadata_list
+  except Exception as e:  # BeamIOError, ValueError for an unknown scheme
+    raise SourceError(f"cannot list {location!r}: {e}") from e
+  out = []
+  for m in metadata:
+    rel = m.path[len(root):].lstrip("/") if root and m.path.startswith(root) else m.path
+    if any(part.startswith(".") for part in rel.split("/")) or m.path.endswith("/"):
+      continue
+    if _is_dir(m.path):
+      continue
+    out.append((m.path, rel or posixpath.basename(m.path)))
+  if not out:
+    raise SourceError(f"no input files at {location!r} (looked for {pattern!r})")
+  return sorted(out)
+
+
+def _check_unique(ids: list[int], what: str, location: str) -> None:
+  if len(set(ids)) != len(ids):
+    raise SourceError(f"duplicate {what} ids among the files at {location!r}")
+
+
+def folder_contents(location: str) -> list[ContentItem]:
+  """Unlabelled contents: id = stable_id(path relative to the root)."""
+  items = [ContentItem(stable_id(rel), uri, rel) for uri, rel in list_files(location)]
+  _check_unique([c.content_id for c in items], "content", location)
+  return items
+
+
+def folder_styles(location: str) -> list[StyleItem]:
+  """Styles with no metadata: id = stable_id(path relative to the root)."""
+  items = [StyleItem(stable_id(rel), uri, rel) for uri, rel in list_files(location)]
+  _check_unique([s.style_id for s in items], "style", location)
+  return items

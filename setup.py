@@ -1,0 +1,38 @@
+"""Package for users (`pip install -e .`) and for Dataflow workers (`--setup_file`).
+
+The pins are one set known to resolve and work together (see README "Dependencies").
+"""
+
+import setuptools
+
+REQUIRED = [
+    "tensorflow==2.21.0",
+    "tf-keras==2.21.0",  # tensorflow-hub 0.16.1 cannot be imported without it
+    "keras==3.15.1",
+    "tensorflow-hub==0.16.1",
+    "tensorflow-datasets==4.9.10",
+    "apache-beam[tfrecord]==2.77.0",  # without [tfrecord], TFRecord I/O fails
+    "ai-edge-litert==2.3.0",  # LiteRT, for the Magenta TF Lite stylizer
+    "numpy>=2.0,<2.5",  # Beam 2.77 caps numpy below 2.5
+    "pillow>=11,<13",
+    "protobuf>=6,<7",
+]
+
+setuptools.setup(
+    name="stylized-contrastive",
+    version="0.1.0",
+    description="Beam job that renders photos in painting styles into versioned TFRecords, "
+                "and a Keras trainer for style-invariant contrastive pretraining.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10,<3.13",
+    packages=setuptools.find_packages(include=[
+        "tfrecords_schema", "tfrecords_schema.*", "pipeline", "pipeline.*",
+        "beam_jobs", "beam_jobs.*", "trainer", "trainer.*"]),
+    package_data={"tfrecords_schema": ["README.md"]},
+    install_requires=REQUIRED,
+    extras_require={
+        "gcp": ["apache-beam[gcp,tfrecord]==2.77.0"],  # Dataflow runner, gs:// I/O
+        "test": ["pytest>=8", "psutil>=5"],
+    },
+)

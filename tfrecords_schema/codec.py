@@ -1,0 +1,150 @@
+"""Encoder and parsers for the record contract, usable with plain TensorFlow (no Beam).
+
+`encode_example` (python dict -> serialized tf.train.Example) is what the dataset job
+uses; `parse_example` (serialized tensor -> dict of tensors) is what tf.data readers use;
+`decode_example` (bytes -> python dict) is for tools and tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from tfrecords_schema.fields import (BOOL, BYTES, FEATURE_LIST, FIELDS, FIELDS_BY_NAME,
+                                     FLOAT, INT, INT_LIST, SCHEMA_VERSION, STR, STR_LIST)
+
+
+class SchemaError(ValueError):
+  """A record does not follow the contract (missing/unknown field, wrong type/version)."""
+
+
+def _example_pb2():
+  # The proto module alone: no TF runtime start-up for encoding.
+  from tensorflow.core.example import example_pb2
+  return example_pb2
+
+
+def _as_bytes(name: str, v: Any) -> bytes:
+  if isinstance(v, bytes):
+    return v
+  if isinstance(v, str):
+    return v.encode("utf-8")
+  raise SchemaError(f"field {name!r}: expected str/bytes, got {type(v).__name__}")
+
+
+def _as_int(name: str, v: Any) -> int:
+  if isinstance(v, bool) or not hasattr(v, "__index__"):
+    raise SchemaError(f"field {name!r}: expected an integer, got {v!r}")
+  return int(v)
+
+
+def encode_example(record: Mapping[str, Any]) -> bytes:
+  """Validates `record` against FIELDS and serializes it; sets `schema_version`."""
+  unknown = set(record) - set(FIELDS_BY_NAME)
+  if unknown:
+    raise SchemaError(f"unknown fields {sorted(unknown)}; see tfrecords_schema/README.md")
+  if "schema_version" in record and record["schema_version"] != SCHEMA_VERSION:
+    raise SchemaError(f"schema_version {record['schema_version']} != {SCHEMA_VERSION}")
+  pb = _example_pb2()
+  ex = pb.Example()
+  for f in FIELDS:
+    if f.name == "schema_version":
+      v = SCHEMA_VERSION
+    elif f.name in record:
+      v = record[f.name]
+    elif f.required:
+      raise SchemaError(f"missing required field {f.name!r}")
+    else:
+      v = f.default
+    feat = ex.features.feature[f.name]
+    if f.kind in (BYTES, STR):
+      feat.bytes_list.value.append(_as_bytes(f.name, v))
+    elif f.kind == INT:
+      feat.int64_list.value.append(_as_int(f.name, v))
+    elif f.kind == BOOL:
+      if not isinstance(v, bool) and v not in (0, 1):
+        raise SchemaError(f"field {f.name!r}: expected a bool, got {v!r}")
+      feat.int64_list.value.append(int(bool(v)))
+    elif f.kind == FLOAT:
+      feat.float_list.value.append(float(v))
+    elif f.kind == INT_LIST:
+      feat.int64_list.value.extend(_as_int(f.name, x) for x in v)
+    elif f.kind == STR_LIST:
+      if isinstance(v, (str, bytes)):
+        raise SchemaError(f"field {f.name!r}: expected a list of strings, got a string")
+      feat.bytes_list.value.extend(_as_bytes(f.name, x) for x in v)
+  if len(record.get("content_label_ids", ())) != len(record.get("content_label_names",
+                                                                  ())):
+    raise SchemaError("content_label_ids and content_label_names differ in length")
+  return ex.SerializeToString(deterministic=True)
+
+
+def decode_example(serialized: bytes, *, check_version: bool = True) -> dict[str, Any]:
+  """Serialized record -> python dict (str for STR, list for lists, bool for BOOL)."""
+  pb = _example_pb2()
+  try:
+    ex = pb.Example.FromString(serialized)
+  except Exception as e:  # protobuf's DecodeError
+    raise SchemaError(f"not a tf.train.Example: {e}") from e
+  feats = ex.features.feature
+  out: dict[str, Any] = {}
+  for f in FIELDS:
+    if f.name not in feats:
+      if f.required:
+        raise SchemaError(f"record lacks required field {f.name!r}")
+      out[f.name] = list(f.default) if f.kind in (INT_LIST, STR_LIST) else f.default
+      continue
+    values = getattr(feats[f.name], FEATURE_LIST[f.kind]).value
+    if f.kind in (INT_LIST, STR_LIST):
+      out[f.name] = [v.decode("utf-8") if f.kind == STR_LIST else int(v) for v in values]
+      continue
+    if len(values) != 1:
+      raise SchemaError(f"field {f.name!r}: expected 1 value, found {len(values)}")
+    v = values[0]
+    out[f.name] = (v.decode("utf-8") if f.kind == STR else bool(v) if f.kind == BOOL
+                   else float(v) if f.kind == FLOAT else v)
+  if check_version and out["schema_version"] != SCHEMA_VERSION:
+    raise SchemaError(f"record has schema_version {out['schema_version']}, this reader "
+                      f"understands {SCHEMA_VERSION}")
+  return out
+
+
+def feature_spec() -> dict:
+  """`tf.io.parse_example` spec for every field (lists as VarLenFeature)."""
+  import tensorflow as tf
+  dtypes = {BYTES: tf.string, STR: tf.string, INT: tf.int64, BOOL: tf.int64,
+            FLOAT: tf.float32, INT_LIST: tf.int64, STR_LIST: tf.string}
+  spec = {}
+  for f in FIELDS:
+    if f.kind in (INT_LIST, STR_LIST):
+      spec[f.name] = tf.io.VarLenFeature(dtypes[f.kind])
+    elif f.required:
+      spec[f.name] = tf.io.FixedLenFeature([], dtypes[f.kind])
+    else:
+      spec[f.name] = tf.io.FixedLenFeature([], dtypes[f.kind], default_value=f.default)
+  return spec
+
+
+def parse_example(serialized, *, check_version: bool = True):
+  """Scalar string tensor -> dict of tensors, for `tf.data.Dataset.map`.
+
+  Lists come back dense (`content_label_names` padded with ""), `is_original` as bool.
+  With check_version a record of another schema version fails the pipeline with an
+  InvalidArgumentError naming both versions, instead of being misread.
+  """
+  import tensorflow as tf
+  parsed = tf.io.parse_single_example(serialized, feature_spec())
+  out = {}
+  for f in FIELDS:
+    v = parsed[f.name]
+    if f.kind == INT_LIST:
+      v = tf.sparse.to_dense(v, default_value=-1)
+    elif f.kind == STR_LIST:
+      v = tf.sparse.to_dense(v, default_value="")
+    elif f.kind == BOOL:
+      v = tf.cast(v, tf.bool)
+    out[f.name] = v
+  if check_version:
+    tf.debugging.assert_equal(
+        out["schema_version"], tf.constant(SCHEMA_VERSION, tf.int64),
+        message=f"record schema_version differs from {SCHEMA_VERSION} (this reader)")
+  return out

@@ -1,0 +1,1 @@
+"""Siamese contrastive pretraining and linear probing on the stylized shards."""
