@@ -146,6 +146,30 @@ class DecodeContentFn(beam.DoFn):
              "style": style, "state": state, "strength": self._strength}
 
 
+class _Progress:
+  """Logs this worker process's stylized views every `every` seconds: a local run's
+  progress shows on the console, a Dataflow run's in the worker logs."""
+
+  def __init__(self, every: float = 10.0):
+    self._every, self._lock = every, threading.Lock()
+    self._start = self._last = None
+    self._done = 0
+
+  def add(self, n: int) -> None:
+    with self._lock:
+      now = time.time()
+      if self._start is None:
+        self._start = self._last = now
+      self._done += n
+      if now - self._last >= self._every:
+        self._last = now
+        logging.info("progress: %d views stylized by this worker (%.1f/s)", self._done,
+                     self._done / max(now - self._start, 1e-9))
+
+
+_PROGRESS = _Progress()
+
+
 class StylizerModelHandler(ModelHandler[dict, PredictionResult, Stylizer]):
   """RunInference handler: one stylizer per worker process, batched content step.
 
@@ -186,6 +210,7 @@ class StylizerModelHandler(ModelHandler[dict, PredictionResult, Stylizer]):
         except Exception as exc:
           outputs.append(None)
           errors.append(f"{type(exc).__name__}: {exc}")
+    _PROGRESS.add(len(batch))
     return [PredictionResult(example=e, inference=o, model_id=err)
             for e, o, err in zip(batch, outputs, errors)]
 

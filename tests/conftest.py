@@ -33,3 +33,41 @@ def coco_images_dir() -> pathlib.Path:
 @pytest.fixture(scope="session")
 def paintings_dir() -> pathlib.Path:
   return _need(SHARED / "data" / "paintings_aic" / "images")
+
+
+def write_photos(folder: pathlib.Path, n: int, seed: int = 0, size=(96, 128)) -> list:
+  """n small seeded JPEG 'photos' (blocks of colour over a gradient) in folder."""
+  import numpy as np
+  from PIL import Image
+  rng = np.random.default_rng(seed)
+  folder.mkdir(parents=True, exist_ok=True)
+  paths = []
+  h, w = size
+  for i in range(n):
+    img = np.zeros((h, w, 3), np.float32)
+    img[...] = np.linspace(0, 1, w)[None, :, None] * rng.uniform(0, 255, 3)
+    y, x = rng.integers(0, h // 2), rng.integers(0, w // 2)
+    img[y:y + h // 3, x:x + w // 3] = rng.uniform(0, 255, 3)
+    path = folder / f"photo_{i:03d}.jpg"
+    Image.fromarray(img.astype(np.uint8)).save(path, quality=92)
+    paths.append(path)
+  return paths
+
+
+def write_styles(folder: pathlib.Path, n: int, seed: int = 1, size: int = 64) -> list:
+  """n seeded PNG 'paintings': a distinct palette and stripe texture each."""
+  import numpy as np
+  from PIL import Image
+  rng = np.random.default_rng(seed)
+  folder.mkdir(parents=True, exist_ok=True)
+  paths = []
+  yy, xx = np.mgrid[:size, :size]
+  for j in range(n):
+    period = 4 + 3 * j
+    stripes = ((xx + yy * (j % 3)) // period) % 2
+    a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+    img = np.where(stripes[..., None] == 1, a, b) + rng.normal(0, 12, (size, size, 3))
+    path = folder / f"style_{j:02d}.png"
+    Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(path)
+    paths.append(path)
+  return paths

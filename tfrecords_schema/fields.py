@@ -87,3 +87,18 @@ FIELDS: tuple[Field, ...] = (
 )
 
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
+
+_TF_TYPE = {BYTES: "bytes", STR: "bytes (UTF-8)", INT: "int64", FLOAT: "float",
+            BOOL: "int64 (0/1)", INT_LIST: "int64, 0..n values",
+            STR_LIST: "bytes (UTF-8), 0..n values"}
+
+
+def fields_markdown() -> str:
+  """The field table as it appears in tfrecords_schema/README.md (a test compares)."""
+  rows = ["| field | tf.train.Feature | when absent | meaning |", "|---|---|---|---|"]
+  for f in FIELDS:
+    absent = "required" if f.required else (
+        "empty list" if f.kind in (INT_LIST, STR_LIST) else f"`{f.default!r}`")
+    rows.append(f"| `{f.name}` | {FEATURE_LIST[f.kind]}: {_TF_TYPE[f.kind]} | {absent} "
+                f"| {f.doc} |")
+  return "\n".join(rows) + "\n"

@@ -1,0 +1,99 @@
+"""The record contract: encode/parse round trips, refusals, TFDS view, docs in sync."""
+
+import pathlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfrecords_schema as schema
+from tfrecords_schema.fields import fields_markdown
+
+README = pathlib.Path(schema.__file__).with_name("README.md")
+
+
+def _record(**kw):
+  r = {"image": b"\xff\xd8fake", "image_format": "jpeg", "height": 4, "width": 5,
+       "content_id": 2**62 + 3, "content_uri": "gs://b/é.jpg", "is_original": False,
+       "style_id": 42, "style_uri": "s.png", "style_name": "Impressionism",
+       "content_label_ids": [1, 18], "content_label_names": ["person", "dog"],
+       "stylizer": "tflite", "style_strength": 0.75, "view_index": 2, "split": "val"}
+  r.update(kw)
+  return r
+
+
+def test_python_round_trip_keeps_every_field():
+  got = schema.decode_example(schema.encode_example(_record()))
+  for k, v in _record().items():
+    assert got[k] == v, k
+  assert got["schema_version"] == schema.SCHEMA_VERSION
+  assert got["content_primary_label_id"] == -1 and got["style_genre"] == ""
+
+
+def test_tf_parser_agrees_with_python_decoder():
+  data = schema.encode_example(_record())
+  parsed = schema.parse_example(tf.constant(data))
+  assert parsed["content_id"].numpy() == 2**62 + 3
+  assert parsed["content_uri"].numpy().decode() == "gs://b/é.jpg"
+  assert list(parsed["content_label_names"].numpy()) == [b"person", b"dog"]
+  assert parsed["is_original"].dtype == tf.bool and not parsed["is_original"].numpy()
+  assert np.isclose(parsed["style_strength"].numpy(), 0.75)
+
+
+def test_encoding_is_deterministic():
+  assert schema.encode_example(_record()) == schema.encode_example(dict(_record()))
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"colour": "red"}, "unknown fields"),
+    ({"content_id": "12"}, "expected an integer"),
+    ({"content_label_names": "person"}, "list of strings"),
+    ({"content_label_ids": [1]}, "differ in length"),
+    ({"is_original": 2}, "expected a bool"),
+])
+def test_encoder_refuses_bad_records(bad, match):
+  with pytest.raises(schema.SchemaError, match=match):
+    schema.encode_example(_record(**bad))
+
+
+def test_encoder_names_a_missing_required_field():
+  r = _record()
+  del r["split"]
+  with pytest.raises(schema.SchemaError, match="'split'"):
+    schema.encode_example(r)
+
+
+def _other_version(data: bytes) -> bytes:
+  from tensorflow.core.example import example_pb2
+  ex = example_pb2.Example.FromString(data)
+  ex.features.feature["schema_version"].int64_list.value[:] = [schema.SCHEMA_VERSION + 1]
+  return ex.SerializeToString()
+
+
+def test_both_parsers_refuse_another_schema_version():
+  data = _other_version(schema.encode_example(_record()))
+  with pytest.raises(schema.SchemaError, match="schema_version 2"):
+    schema.decode_example(data)
+  ds = tf.data.Dataset.from_tensor_slices([data]).map(schema.parse_example)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="schema_version"):
+    list(ds)
+  assert schema.decode_example(data, check_version=False)["schema_version"] == 2
+
+
+def test_garbage_is_not_a_record():
+  with pytest.raises(schema.SchemaError, match="not a tf.train.Example"):
+    schema.decode_example(b"\x00\x01garbage\xff")
+
+
+def test_tfds_features_cover_every_field():
+  features = schema.tfds_metadata_json(name="x", description="d", image_format="png",
+                                       splits={"train": ([1], 10)})
+  import json
+  feats = json.loads(features[schema.FEATURES_FILENAME])["content"]["features"]
+  assert set(feats) == {f.name for f in schema.FIELDS}
+  assert feats["image"]["image"]["encodingFormat"] == "png"
+
+
+def test_readme_field_table_matches_the_code():
+  assert fields_markdown() in README.read_text(encoding="utf-8"), (
+      "tfrecords_schema/README.md is out of date: paste fields_markdown() into it")
