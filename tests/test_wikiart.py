@@ -1,0 +1,103 @@
+"""WikiArt layout and CSV manifest sources, and the filters users select styles with."""
+
+import pytest
+
+from pipeline import wikiart
+from pipeline.sources import SourceError
+
+FILES = [
+    "Impressionism/claude-monet_water-lilies-1916.jpg",
+    "Impressionism/claude-monet_haystacks.jpg",
+    "Impressionism/claude-monet_rouen-cathedral.jpg",
+    "Impressionism/pierre-auguste-renoir_bal-du-moulin.jpg",
+    "Early_Renaissance/sandro-botticelli_primavera.jpg",
+    "Cubism/pablo-picasso_guernica.jpg",
+]
+
+
+@pytest.fixture
+def wikiart_dir(tmp_path):
+  for rel in FILES:
+    p = tmp_path / "wikiart" / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(b"x")
+  return tmp_path / "wikiart"
+
+
+def test_path_gives_style_artist_and_title():
+  assert wikiart.parse_wikiart_path(FILES[0]) == (
+      "Impressionism", "claude monet", "water lilies 1916")
+  assert wikiart.parse_wikiart_path("Early_Renaissance/x_y.jpg")[0] == "Early Renaissance"
+  assert wikiart.parse_wikiart_path("loose.jpg") == ("", "", "loose")
+
+
+def test_folder_layout_with_filters_selects_exactly_the_expected_files(wikiart_dir):
+  items = wikiart.wikiart_folder_styles(str(wikiart_dir))
+  assert sorted(s.rel_path for s in items) == sorted(FILES)
+  impressionism = wikiart.filter_styles(items, styles=["impressionism"])
+  assert sorted(s.rel_path for s in impressionism) == sorted(FILES[:4])
+  capped = wikiart.filter_styles(items, styles=["Impressionism"], max_per_artist=1)
+  assert sorted(s.artist for s in capped) == ["claude monet", "pierre auguste renoir"]
+  monet = [s.rel_path for s in wikiart.filter_styles(items, artists=["claude-monet"])]
+  assert sorted(monet) == sorted(FILES[:3])
+  renaissance = wikiart.filter_styles(items, styles=["Early_Renaissance", "cubism"])
+  assert sorted(s.rel_path for s in renaissance) == sorted(FILES[4:])
+
+
+def test_subsampling_is_deterministic_and_stable_under_additions(wikiart_dir):
+  items = wikiart.wikiart_folder_styles(str(wikiart_dir))
+  a = wikiart.filter_styles(items, max_per_artist=2, seed=5)
+  assert a == wikiart.filter_styles(list(reversed(items)), max_per_artist=2, seed=5)
+  monet = {s.rel_path for s in a if s.artist == "claude monet"}
+  assert len(monet) == 2
+  seeds = {frozenset(s.rel_path for s in wikiart.filter_styles(items, max_total=3,
+                                                               seed=k))
+           for k in range(8)}
+  assert len(seeds) > 1  # the seed matters
+  extra = wikiart_dir / "Cubism" / "georges-braque_violin.jpg"
+  extra.write_bytes(b"x")
+  again = wikiart.filter_styles(wikiart.wikiart_folder_styles(str(wikiart_dir)),
+                                artists=["claude monet"], max_per_artist=2, seed=5)
+  assert {s.rel_path for s in again} == monet  # an unrelated new file changes nothing
+
+
+def test_csv_manifest_with_filters(tmp_path):
+  (tmp_path / "images").mkdir()
+  rows = [("images/1.jpg", "Monet", "Impressionism", "landscape"),
+          ("images/2.jpg", "Monet", "Impressionism", "portrait"),
+          ("images/3.jpg", "Hals", "Baroque", "portrait"),
+          ("images/4.jpg", "Cassatt", "", "=cmd|' /C calc'!A0")]  # data, never evaluated
+  manifest = tmp_path / "labels.csv"
+  manifest.write_text("file,artist,style,genre\n"
+                      + "".join(",".join(f'"{x}"' for x in r) + "\n" for r in rows))
+  items = wikiart.manifest_styles(str(manifest))
+  assert [s.uri for s in items] == [str(tmp_path / r[0]) for r in rows]
+  assert items[3].genre == "=cmd|' /C calc'!A0" and items[3].name == ""
+  chosen = wikiart.filter_styles(items, styles=["impressionism"], max_per_artist=1)
+  assert len(chosen) == 1 and chosen[0].artist == "Monet"
+  by_artist = wikiart.filter_styles(items, artists=["Hals", "Cassatt"])
+  assert sorted(s.rel_path for s in by_artist) == ["images/3.jpg", "images/4.jpg"]
+
+
+def test_manifest_errors_are_clear(tmp_path):
+  bad = tmp_path / "bad.csv"
+  bad.write_text("name,artist\nx,y\n")
+  with pytest.raises(SourceError, match="no path column"):
+    wikiart.manifest_styles(str(bad))
+  dup = tmp_path / "dup.csv"
+  dup.write_text("path\na.jpg\na.jpg\n")
+  with pytest.raises(SourceError, match="listed twice"):
+    wikiart.manifest_styles(str(dup))
+
+
+def test_shared_paintings_manifest(paintings_dir):
+  manifest = paintings_dir.parent / "labels.csv"
+  items = wikiart.manifest_styles(str(manifest))
+  assert len(items) == 191 and all(s.artist for s in items)
+  with_style = [s for s in items if s.name]
+  assert len(with_style) == 73  # the README: movement filled for 73 of 191
+  impressionist = wikiart.filter_styles(items, styles=["Impressionism"])
+  assert impressionist and all(s.name == "Impressionism" for s in impressionist)
+  by_period = wikiart.manifest_styles(str(manifest), wikiart.ManifestColumns(
+      style="label"))
+  assert len({s.name for s in by_period}) == 8
