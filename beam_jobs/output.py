@@ -96,7 +96,7 @@ def finalize(staging: str, *, name: str, image_format: str, shards: Mapping[str,
              shard_stats: list[dict], description: str, metadata: dict) -> dict:
   """Fills missing (empty) shards and writes the TFDS and our metadata files.
 
-  Returns the per-split summary that went into the metadata.
+  Returns the metadata as written (with the per-split summary).
   """
   by_split: dict[str, dict] = {}
   for split, info in shards.items():
@@ -126,4 +126,4 @@ def finalize(staging: str, *, name: str, image_format: str, shards: Mapping[str,
   metadata = dict(metadata, splits=splits)
   write_text(FileSystems.join(staging, schema.METADATA_FILENAME),
              json.dumps(metadata, indent=2, sort_keys=True))
-  return splits
+  return metadata

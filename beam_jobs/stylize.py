@@ -30,14 +30,17 @@ import sys
 import time
 import uuid
 
-import apache_beam as beam
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")  # workers inherit it; keeps logs legible
+
+import apache_beam as beam  # pylint: disable=g-import-not-at-top
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.ml.inference.base import RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from beam_jobs import card
 from beam_jobs import output as out
 from beam_jobs import transforms as T
-from pipeline import image_io, plan, sources
+from pipeline import coco, image_io, plan, sources, wikiart
 from pipeline.stylizers import SPEC_HELP, StylizerConfigError, from_spec
 import tfrecords_schema as schema
 
@@ -51,7 +54,28 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--content", required=True,
                  help="content images: a folder (all files below it) or a glob; "
                       "local or gs://")
-  p.add_argument("--styles", required=True, help="style images: a folder or a glob")
+  p.add_argument("--styles", required=True,
+                 help="style images: a folder, a glob, or a CSV manifest (*.csv) with a "
+                      "path column and any of artist, style, genre, title")
+  src = p.add_argument_group("sources")
+  src.add_argument("--coco_annotations", default="",
+                   help="COCO instances_*.json: label the contents from it (the COCO "
+                        "image id becomes the content id)")
+  src.add_argument("--content_labels_from_dirs", action="store_true",
+                   help="label each content by its first folder under --content "
+                        "(one folder per class)")
+  src.add_argument("--styles_layout", default="folder", choices=["folder", "wikiart"],
+                   help="wikiart: style and artist from <Style>/<artist>_<title>.jpg")
+  src.add_argument("--manifest_style_column", default="style",
+                   help="manifest column holding the style/movement name (default style)")
+  src.add_argument("--style_filter", default="",
+                   help="comma-separated style names to keep, e.g. Impressionism")
+  src.add_argument("--artist_filter", default="",
+                   help="comma-separated artists to keep")
+  src.add_argument("--max_styles_per_artist", type=int, default=0,
+                   help="at most N styles per artist (seeded choice; 0: no cap)")
+  src.add_argument("--max_styles", type=int, default=0,
+                   help="at most N styles in all (seeded choice; 0: all)")
   p.add_argument("--output", required=True, help="output folder for the dataset")
   p.add_argument("--stylizer", default="classical", help=f"{SPEC_HELP} (default: "
                  "classical, which needs no model files)")
@@ -104,6 +128,8 @@ def _validate_args(args) -> tuple[float, float, float]:
       (args.num_shards >= 0, "--num_shards must be >= 0"),
       (args.batch_size >= 1, "--batch_size must be >= 1"),
       (args.max_contents >= 0, "--max_contents must be >= 0"),
+      (args.max_styles >= 0 and args.max_styles_per_artist >= 0,
+       "--max_styles and --max_styles_per_artist must be >= 0"),
       (0.0 <= args.holdout_style_fraction < 1.0,
        "--holdout_style_fraction must be in [0, 1)"),
       ("/" not in args.dataset_name and "-" not in args.dataset_name,
@@ -148,6 +174,39 @@ class Prepared:
     self.contents: list[dict] = []
     self.styles: list[dict] = []
     self.shards: dict[str, dict] = {}
+    self.label_vocabulary: list[dict] = []
+
+
+def list_contents(args) -> tuple[list[sources.ContentItem], list[dict]]:
+  """The content source the flags name, and its label vocabulary."""
+  if args.coco_annotations:
+    items, labels = coco.coco_contents(args.content, args.coco_annotations)
+    return items, labels.vocabulary()
+  items = sources.folder_contents(args.content, args.content_labels_from_dirs)
+  return items, sources.label_vocabulary(items)
+
+
+def _csv_list(text: str) -> list[str]:
+  return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def list_styles(args) -> list[sources.StyleItem]:
+  """The style source the flags name, filtered."""
+  if args.styles.lower().endswith(".csv"):
+    items = wikiart.manifest_styles(args.styles, wikiart.ManifestColumns(
+        style=args.manifest_style_column))
+  elif args.styles_layout == "wikiart":
+    items = wikiart.wikiart_folder_styles(args.styles)
+  else:
+    items = sources.folder_styles(args.styles)
+  kept = wikiart.filter_styles(
+      items, styles=_csv_list(args.style_filter), artists=_csv_list(args.artist_filter),
+      max_per_artist=args.max_styles_per_artist, max_total=args.max_styles,
+      seed=args.seed)
+  if not kept:
+    raise sources.SourceError(f"no style image at {args.styles!r} passes the filters "
+                              f"({len(items)} listed)")
+  return kept
 
 
 def prepare(args, fractions) -> Prepared:
@@ -156,8 +215,8 @@ def prepare(args, fractions) -> Prepared:
     prep = Prepared(args, fractions)
     prep.stylizer.validate()
     out.check_output(args.output, args.overwrite)
-    contents = sources.folder_contents(args.content)
-    styles = sources.folder_styles(args.styles)
+    contents, prep.label_vocabulary = list_contents(args)
+    styles = list_styles(args)
   except (StylizerConfigError, sources.SourceError, out.OutputError) as e:
     raise _fail(str(e))
   try:
@@ -271,6 +330,20 @@ def _write_manifests(prep: Prepared) -> None:
                    "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
 
 
+def vocabularies(prep: Prepared) -> dict:
+  """Content labels, styles, style names and artists, each with a stable dense index
+  (position in a sorted list), so a classifier's outputs map back to names."""
+  styles = sorted(prep.styles, key=lambda s: s["style_id"])
+  return {
+      "content_labels": prep.label_vocabulary,
+      "styles": [{"index": i, "style_id": s["style_id"], "rel_path": s["rel_path"],
+                  "name": s["name"], "artist": s["artist"], "genre": s["genre"],
+                  "title": s["title"]} for i, s in enumerate(styles)],
+      "style_names": sorted({s["name"] for s in styles if s["name"]}),
+      "artists": sorted({s["artist"] for s in styles if s["artist"]}),
+  }
+
+
 def _finish(prep: Prepared, result, argv: list[str]) -> dict:
   a = prep.args
   work = f"{prep.staging}/{WORK}"
@@ -297,16 +370,18 @@ def _finish(prep: Prepared, result, argv: list[str]) -> dict:
                 "content_id order; the records of one content are adjacent, in "
                 "ascending view_index.",
       "dead_letters": len(dead), "counters": counters,
+      "vocabularies": vocabularies(prep),
   }
   description = (f"Contents from {a.content} rendered in {a.styles_per_content} styles "
                  f"from {a.styles} by {prep.stylizer.version} (record schema "
                  f"v{schema.SCHEMA_VERSION}; fields: tfrecords_schema/README.md).")
-  splits = out.finalize(prep.staging, name=a.dataset_name, image_format=a.image_format,
-                        shards=prep.shards, shard_stats=stats, description=description,
-                        metadata=metadata)
+  metadata = out.finalize(prep.staging, name=a.dataset_name,
+                          image_format=a.image_format, shards=prep.shards,
+                          shard_stats=stats, description=description, metadata=metadata)
+  card.write_card(prep.staging, metadata, stats, dead)
   out.delete_tree(work)
   out.commit(prep.staging, a.output)
-  return {"splits": splits, "dead_letters": len(dead), "counters": counters}
+  return {"splits": metadata["splits"], "dead_letters": len(dead), "counters": counters}
 
 
 def run(argv=None, test_pipeline=None):

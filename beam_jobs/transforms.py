@@ -6,6 +6,7 @@ Each wraps a pure piece from `pipeline/`; failures become dead-letter entries
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
@@ -265,8 +266,11 @@ class BuildRecordFn(beam.DoFn):
     split = content["split"]
     shard = plan.shard_of(content["index_in_split"], self._shards[split]["contents"],
                           self._shards[split]["num_shards"])
+    info = {"label": record["content_primary_label"],
+            "style": "" if style is None else (style.get("name") or ""),
+            "style_id": -1 if style is None else style["style_id"]}
     yield (split, shard), (content["content_id"], view["view_index"],
-                           schema.encode_example(record))
+                           schema.encode_example(record), info)
 
 
 class WriteShardFn(beam.DoFn):
@@ -287,15 +291,23 @@ class WriteShardFn(beam.DoFn):
     n = self._shards[split]["num_shards"]
     path = FileSystems.join(self._dir, schema.shard_filename(self._name, split, shard, n))
     size = 0
+    styles, style_names = collections.Counter(), collections.Counter()
+    content_labels = {}  # labels are counted per content, not per view
     with FileSystems.create(path) as f:
-      for _, _, data in records:
+      for content_id, _, data, info in records:
         _TFRecordUtil.write_record(f, data)
         size += _TFRecordUtil.encoded_num_bytes(data)
+        content_labels.setdefault(content_id, info["label"] or "(unlabelled)")
+        if info["style_id"] >= 0:
+          styles[str(info["style_id"])] += 1
+          style_names[info["style"] or "(unnamed)"] += 1
+    labels = collections.Counter(content_labels.values())
     counter("records_written").inc(len(records))
     counter("shards_written").inc()
     logging.info("wrote %s: %d records", path, len(records))
     yield {"split": split, "shard": shard, "records": len(records), "bytes": size,
-           "contents": len({r[0] for r in records})}
+           "contents": len(content_labels), "labels": dict(labels),
+           "style_ids": dict(styles), "style_names": dict(style_names)}
 
 
 def failed_batches_to_dead_letters(failed):

@@ -110,11 +110,36 @@ def _check_unique(ids: list[int], what: str, location: str) -> None:
     raise SourceError(f"duplicate {what} ids among the files at {location!r}")
 
 
-def folder_contents(location: str) -> list[ContentItem]:
-  """Unlabelled contents: id = stable_id(path relative to the root)."""
-  items = [ContentItem(stable_id(rel), uri, rel) for uri, rel in list_files(location)]
+def folder_contents(location: str, labels_from_dirs: bool = False) -> list[ContentItem]:
+  """Contents with id = stable_id(path relative to the root).
+
+  With labels_from_dirs, `<root>/<class>/.../file` is labelled `<class>` (the usual
+  one-folder-per-class layout); label ids index the sorted class names, so they are
+  stable for the same set of classes. Files directly under the root stay unlabelled.
+  """
+  files = list_files(location)
+  classes = sorted({rel.split("/")[0] for _, rel in files if "/" in rel})
+  index = {c: i for i, c in enumerate(classes)}
+  items = []
+  for uri, rel in files:
+    cls = rel.split("/")[0] if labels_from_dirs and "/" in rel else ""
+    if cls:
+      items.append(ContentItem(stable_id(rel), uri, rel, (index[cls],), (cls,),
+                               index[cls], cls))
+    else:
+      items.append(ContentItem(stable_id(rel), uri, rel))
   _check_unique([c.content_id for c in items], "content", location)
   return items
+
+
+def label_vocabulary(items) -> list[dict]:
+  """[{id, name, supercategory}] of the labels the contents carry, sorted by id."""
+  vocab = {}
+  for c in items:
+    for i, name in zip(c.label_ids, c.label_names):
+      vocab[i] = {"id": i, "name": name,
+                  "supercategory": c.supercategory if i == c.primary_label_id else ""}
+  return [vocab[i] for i in sorted(vocab)]
 
 
 def folder_styles(location: str) -> list[StyleItem]:

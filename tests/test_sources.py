@@ -39,3 +39,18 @@ def test_missing_or_empty_location_is_an_error(tmp_path, where):
   (tmp_path / "empty").mkdir()
   with pytest.raises(sources.SourceError, match="no input files"):
     sources.folder_contents(str(tmp_path / where))
+
+
+def test_labels_from_class_folders(tmp_path):
+  for rel in ["dog/1.jpg", "dog/sub/2.jpg", "cat/3.jpg", "loose.jpg"]:
+    p = tmp_path / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(b"x")
+  items = {c.rel_path: c for c in sources.folder_contents(str(tmp_path),
+                                                          labels_from_dirs=True)}
+  assert items["dog/sub/2.jpg"].label_names == ("dog",)
+  assert items["dog/1.jpg"].primary_label_id == 1 and items["cat/3.jpg"].label_ids == (0,)
+  assert items["loose.jpg"].label_ids == () and items["loose.jpg"].primary_label_id == -1
+  assert sources.label_vocabulary(items.values()) == [
+      {"id": 0, "name": "cat", "supercategory": ""},
+      {"id": 1, "name": "dog", "supercategory": ""}]
