@@ -1,0 +1,301 @@
+"""The dataset validator: a good folder passes; each kind of damage is found and named.
+
+The fixture is written with the public encoder and TFDS metadata helpers, not the Beam
+job, so these tests stay fast and check the contract rather than one writer.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pathlib
+import struct
+import subprocess
+import sys
+
+import pytest
+import tensorflow as tf
+from PIL import Image
+from tensorflow.core.example import example_pb2
+
+import tfrecords_schema as schema
+from tfrecords_schema import validate as V
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+NAME = "stylized"
+HEIGHT, WIDTH = 8, 12
+
+
+def _jpeg(seed: int) -> bytes:
+  buf = io.BytesIO()
+  Image.new("RGB", (WIDTH, HEIGHT), (seed * 40 % 256, 90, 200)).save(buf, "JPEG")
+  return buf.getvalue()
+
+
+def _records(split: str, cid: int, k: int) -> list[dict]:
+  """The original and K stylized views of one content, in view order."""
+  base = {"image": _jpeg(cid), "image_format": "jpeg", "height": HEIGHT,
+          "width": WIDTH, "content_id": cid, "content_uri": f"photos/{cid}.jpg",
+          "split": split}
+  out = [dict(base, is_original=True, view_index=0, stylizer="none")]
+  for j in range(k):
+    sid = 1000 + (cid + j) % 5
+    out.append(dict(base, is_original=False, view_index=j + 1, style_id=sid,
+                    style_uri=f"styles/{sid}.png", stylizer="classical",
+                    stylizer_version="classical-v1", style_strength=1.0))
+  return out
+
+
+def build_dataset(root: pathlib.Path, *, k: int = 2, hook=None,
+                  contents: dict[str, list[list[int]]] | None = None) -> pathlib.Path:
+  """A small valid dataset folder: 2 splits x 2 shards x 3 contents x (original + K).
+
+  contents: split -> per shard, its content ids. hook(split, shard, i, record) may
+  return a changed record (dict) or raw bytes to write instead, to plant a defect.
+  """
+  contents = contents or {"train": [[1, 2, 3], [4, 5, 6]],
+                          "val": [[101, 102, 103], [104, 105, 106]]}
+  root.mkdir(parents=True, exist_ok=True)
+  splits = {}
+  for split, per_shard in contents.items():
+    lengths, sizes = [], []
+    for shard, cids in enumerate(per_shard):
+      path = root / schema.shard_filename(NAME, split, shard, len(per_shard))
+      recs = [r for cid in cids for r in _records(split, cid, k)]
+      with tf.io.TFRecordWriter(str(path)) as w:
+        for i, rec in enumerate(recs):
+          rec = hook(split, shard, i, rec) if hook else rec
+          w.write(rec if isinstance(rec, bytes) else schema.encode_example(rec))
+      lengths.append(len(recs))
+      sizes.append(path.stat().st_size)
+    splits[split] = {"records": sum(lengths), "contents": sum(map(len, per_shard)),
+                     "shards": len(per_shard), "bytes": sum(sizes),
+                     "shard_lengths": lengths}
+  files = schema.tfds_metadata_json(
+      name=NAME, description="validator fixture", image_format="jpeg",
+      splits={s: (v["shard_lengths"], v["bytes"]) for s, v in splits.items()})
+  for filename, text in files.items():
+    (root / filename).write_text(text)
+  (root / schema.METADATA_FILENAME).write_text(json.dumps({
+      "schema_version": schema.SCHEMA_VERSION, "dataset_name": NAME,
+      "dead_letters": 0, "splits": splits}, indent=2))
+  (root / schema.DEAD_LETTER_FILENAME).write_text("")
+  return root
+
+
+def _shard(root: pathlib.Path, split="train", shard=1, n=2) -> pathlib.Path:
+  return root / schema.shard_filename(NAME, split, shard, n)
+
+
+def _kinds(report, file=None) -> set[str]:
+  return {p.kind for p in report.problems if file is None or p.file == str(file)}
+
+
+@pytest.fixture
+def good(tmp_path) -> pathlib.Path:
+  return build_dataset(tmp_path / "ds")
+
+
+def test_good_dataset_passes(good, capsys):
+  report = V.validate(str(good))
+  assert report.ok, report.summary()
+  assert report.records_by_split == {"train": 18, "val": 18}
+  assert report.contents_by_split == {"train": 6, "val": 6}
+  assert V.main([str(good)]) == 0
+  out = capsys.readouterr().out
+  assert "OK" in out and "train" in out and "18 records" in out
+
+
+def test_fixture_is_a_real_tfds_dataset(good):
+  import tensorflow_datasets as tfds
+  ds = tfds.builder_from_directory(str(good)).as_dataset(split="train")
+  rows = list(ds.as_numpy_iterator())
+  assert len(rows) == 18
+  assert rows[0]["image"].shape == (HEIGHT, WIDTH, 3)
+  assert [r["view_index"] for r in rows[:3]] == [0, 1, 2]
+
+
+@pytest.mark.parametrize("cut", ["in_data", "in_header"])
+def test_truncated_shard_is_named(good, cut):
+  path = _shard(good)
+  data = path.read_bytes()
+  last = len(schema.encode_example(_records("train", 6, 2)[-1])) + 16  # + framing
+  # 'in_header' leaves 5 bytes of the last record's header: TF reads that as a clean
+  # end of file, so only the byte accounting catches it.
+  path.write_bytes(data[:-5] if cut == "in_data" else data[:-(last - 5)])
+  report = V.validate(str(good))
+  assert not report.ok
+  assert _kinds(report) == {"truncated_shard"}
+  (p,) = report.problems
+  assert p.file == str(path) and "8 record(s)" in p.message
+  assert path.name in report.summary()
+
+
+def test_flipped_byte_is_a_corrupt_record_in_that_file(good):
+  path = _shard(good, "val", 0)
+  data = bytearray(path.read_bytes())
+  (first_len,) = struct.unpack("<Q", data[:8])
+  data[16 + first_len + 12 + 10] ^= 0xFF  # inside the second record's data: CRC fails
+  path.write_bytes(bytes(data))
+  report = V.validate(str(good))
+  assert _kinds(report) == {"corrupt_record"}
+  (p,) = report.problems
+  assert p.file == str(path) and "read 1 record(s)" in p.message
+
+
+def test_record_of_another_schema_version_is_named(good):
+  path = _shard(good, "train", 0)
+  raws = list(tf.data.TFRecordDataset(str(path)).as_numpy_iterator())
+  ex = example_pb2.Example.FromString(raws[4])
+  ex.features.feature["schema_version"].int64_list.value[:] = [schema.SCHEMA_VERSION + 1]
+  raws[4] = ex.SerializeToString()
+  with tf.io.TFRecordWriter(str(path)) as w:
+    for raw in raws:
+      w.write(raw)
+  report = V.validate(str(good))
+  assert _kinds(report) == {"schema_version"}
+  (p,) = report.problems
+  assert p.file == str(path) and "record 4" in p.message
+  assert f"schema_version {schema.SCHEMA_VERSION + 1}" in p.message
+
+
+def test_missing_shard(good):
+  path = _shard(good, "val", 1)
+  path.unlink()
+  report = V.validate(str(good))
+  assert _kinds(report) == {"missing_shard"}
+  assert report.problems[0].file == str(path)
+  assert report.records_by_split["val"] == 9
+
+
+def test_unexpected_shard(good):
+  extra = good / schema.shard_filename(NAME, "train", 2, 3)  # e.g. left by another run
+  extra.write_bytes(_shard(good).read_bytes())
+  report = V.validate(str(good))
+  assert _kinds(report) == {"unexpected_shard"}
+  (p,) = report.problems
+  assert p.file == str(extra) and "9 record(s)" in p.message
+
+
+def test_count_mismatch_with_dataset_info(good):
+  info_path = good / schema.DATASET_INFO_FILENAME
+  info = json.loads(info_path.read_text())
+  info["splits"][0]["shardLengths"][1] = "10"  # JSON int64s are strings
+  info_path.write_text(json.dumps(info))
+  report = V.validate(str(good))
+  assert _kinds(report) == {"count_mismatch"}
+  assert "count_mismatch" in _kinds(report, _shard(good, "train", 1))
+  # stylized_metadata.json now disagrees with dataset_info.json too.
+  assert "count_mismatch" in _kinds(report, good / schema.METADATA_FILENAME)
+
+
+def test_content_in_two_splits(tmp_path):
+  root = build_dataset(tmp_path / "ds", contents={
+      "train": [[1, 2, 3], [4, 5, 6]], "val": [[5, 101, 102], [104, 105, 106]]})
+  report = V.validate(str(root))
+  assert _kinds(report) == {"split_overlap"}
+  (p,) = report.problems
+  assert p.file == str(_shard(root, "val", 0)) and "content 5" in p.message
+
+
+@pytest.mark.parametrize("image", [b"garbage, not an image", "truncated_jpeg"])
+def test_undecodable_image(tmp_path, image):
+  def hook(split, shard, i, rec):
+    if (split, shard, i) != ("val", 1, 7):
+      return rec
+    return dict(rec, image=rec["image"][:40] if image == "truncated_jpeg" else image)
+  root = build_dataset(tmp_path / "ds", hook=hook)
+  report = V.validate(str(root))
+  assert _kinds(report) == {"undecodable_image"}
+  (p,) = report.problems
+  assert p.file == str(_shard(root, "val", 1)) and "record 7" in p.message
+  assert V.validate(str(root), decode_images=False).ok
+
+
+def test_height_width_and_format_are_checked_against_the_image(tmp_path):
+  def hook(split, shard, i, rec):
+    if (split, shard, i) == ("train", 0, 1):
+      return dict(rec, height=HEIGHT + 1)
+    if (split, shard, i) == ("train", 0, 2):
+      return dict(rec, image_format="png")
+    return rec
+  report = V.validate(str(build_dataset(tmp_path / "ds", hook=hook)))
+  assert _kinds(report) == {"image_mismatch"} and len(report.problems) == 2
+
+
+@pytest.mark.parametrize("defect,expect", [
+    ({"style_id": 1002}, "twice"),                 # content 2's first view has 1002
+    ({"view_index": 1}, "must ascend"),            # views 0, 1, 1
+    ({"split": "val"}, "split field"),             # record in the wrong split's shard
+    ({"is_original": True}, "original view"),      # original with a style
+])
+def test_layout_defects(tmp_path, defect, expect):
+  def hook(split, shard, i, rec):
+    if (split, shard, i) == ("train", 0, 5):  # content 2's second stylized view
+      rec = dict(rec, **defect)
+    return rec
+  root = build_dataset(tmp_path / "ds", hook=hook)
+  report = V.validate(str(root))
+  assert "layout" in _kinds(report, _shard(root, "train", 0)), report.summary()
+  assert any(expect in p.message for p in report.problems), report.summary()
+
+
+def test_records_of_a_content_not_adjacent(tmp_path):
+  root = build_dataset(tmp_path / "ds", contents={
+      "train": [[1, 2, 1], [4, 5, 6]], "val": [[101, 102, 103], [104, 105, 106]]})
+  report = V.validate(str(root))
+  assert any(p.kind == "layout" and "not adjacent" in p.message for p in report.problems)
+
+
+def test_problems_are_capped_per_file_and_kind(tmp_path):
+  hook = lambda split, shard, i, rec: (  # noqa: E731
+      dict(rec, image=b"junk") if (split, shard) == ("train", 1) else rec)
+  report = V.validate(str(build_dataset(tmp_path / "ds", hook=hook)))
+  mine = [p for p in report.problems if p.file == str(_shard(tmp_path / "ds"))]
+  assert len(mine) == V.MAX_PER_KIND + 1
+  assert "... and 4 more undecodable_image" in mine[-1].message
+
+
+def test_a_record_that_is_not_an_example_is_a_bad_record(tmp_path):
+  hook = lambda split, shard, i, rec: (  # noqa: E731
+      b"\xff\xff not a proto" if (split, shard, i) == ("val", 0, 0) else rec)
+  report = V.validate(str(build_dataset(tmp_path / "ds", hook=hook)))
+  assert "bad_record" in _kinds(report, _shard(tmp_path / "ds", "val", 0))
+
+
+def test_cli_exit_codes_and_json(good, tmp_path, capsys):
+  assert V.main([str(good), "--no-decode-images"]) == 0
+  capsys.readouterr()
+  assert V.main([str(tmp_path / "nope")]) == 2
+  assert "no such folder" in capsys.readouterr().err
+  (tmp_path / "empty").mkdir()
+  assert V.main([str(tmp_path / "empty")]) == 2
+  assert "dataset_info.json" in capsys.readouterr().err
+  path = _shard(good)
+  path.write_bytes(path.read_bytes()[:-3])
+  assert V.main([str(good)]) == 1
+  out = capsys.readouterr().out
+  assert "FAILED" in out and "truncated_shard" in out and path.name in out
+  assert V.main([str(good), "--json"]) == 1
+  doc = json.loads(capsys.readouterr().out)
+  assert doc["ok"] is False and doc["problems"][0]["file"] == str(path)
+
+
+def test_module_entry_point(good):
+  proc = subprocess.run([sys.executable, "-m", "tfrecords_schema.validate", str(good)],
+                        capture_output=True, text=True, cwd=ROOT, timeout=120)
+  assert proc.returncode == 0, proc.stdout + proc.stderr
+  assert "OK" in proc.stdout
+
+
+def test_reads_through_tf_gfile_not_just_local_paths(good):
+  # ram:// stands in for gs://: same tf.io.gfile and TFRecordDataset code paths.
+  root = f"ram://validate/{good.parent.name}"
+  tf.io.gfile.makedirs(root)
+  for f in good.iterdir():
+    tf.io.gfile.copy(str(f), f"{root}/{f.name}")
+  assert V.validate(root).ok
+  gone = f"{root}/{schema.shard_filename(NAME, 'val', 1, 2)}"
+  tf.io.gfile.remove(gone)
+  report = V.validate(root + "/")
+  assert _kinds(report) == {"missing_shard"} and report.problems[0].file == gone
