@@ -40,7 +40,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from beam_jobs import card
 from beam_jobs import output as out
 from beam_jobs import transforms as T
-from pipeline import coco, image_io, plan, sources, wikiart
+from pipeline import coco, image_io, plan, sources, tfds_coco, wikiart
 from pipeline.stylizers import SPEC_HELP, StylizerConfigError, from_spec
 import tfrecords_schema as schema
 
@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                  help="style images: a folder, a glob, or a CSV manifest (*.csv) with a "
                       "path column and any of artist, style, genre, title")
   src = p.add_argument_group("sources")
+  src.add_argument("--tfds_data_dir", default=None,
+                   help="data_dir of a prepared TFDS dataset, for --content=tfds:NAME:SPLIT "
+                        "(e.g. tfds:coco/2017:train)")
   src.add_argument("--coco_annotations", default="",
                    help="COCO instances_*.json: label the contents from it (the COCO "
                         "image id becomes the content id)")
@@ -179,6 +182,14 @@ class Prepared:
 
 def list_contents(args) -> tuple[list[sources.ContentItem], list[dict]]:
   """The content source the flags name, and its label vocabulary."""
+  if args.content.startswith("tfds:"):
+    name, _, split = args.content[len("tfds:"):].rpartition(":")
+    if not name or not split:
+      raise sources.SourceError(f"--content={args.content!r}: expected tfds:NAME:SPLIT, "
+                                "e.g. tfds:coco/2017:train")
+    found = tfds_coco.tfds_coco_contents(name, split, args.tfds_data_dir)
+    args.tfds_files = found.files
+    return found.items, found.vocabulary
   if args.coco_annotations:
     items, labels = coco.coco_contents(args.content, args.coco_annotations)
     return items, labels.vocabulary()
@@ -236,7 +247,7 @@ def prepare(args, fractions) -> Prepared:
         "label_ids": list(c.label_ids), "label_names": list(c.label_names),
         "primary_label_id": c.primary_label_id, "primary_label": c.primary_label,
         "supercategory": c.supercategory, "split": pc.split,
-        "index_in_split": pc.index_in_split})
+        "index_in_split": pc.index_in_split, "embedded": bool(args.tfds_files)})
   prep.styles = [{"style_id": s.style_id, "uri": s.uri, "rel_path": s.rel_path,
                   "name": s.name, "artist": s.artist, "genre": s.genre,
                   "title": s.title} for s in styles]
@@ -276,7 +287,12 @@ def build_pipeline(p: beam.Pipeline, prep: Prepared) -> None:
                   | "JoinStyleStates" >> beam.CoGroupByKey()
                   | "AttachStyleStates" >> beam.FlatMap(T.attach_style_state))
   keyed_contents = contents | "KeyContents" >> beam.Map(lambda c: (c["content_id"], c))
-  decoded = ({"content": keyed_contents, "views": styled_views}
+  joined = {"content": keyed_contents, "views": styled_views}
+  if a.tfds_files:  # images live inside the TFDS shards: read them once, join by id
+    joined["bytes"] = (p | "TfdsShardFiles" >> beam.Create(sorted(a.tfds_files))
+                       | "ReadTfdsShards" >> beam.io.ReadAllFromTFRecord()
+                       | "ImagesFromTfdsRecords" >> beam.Map(tfds_coco.image_from_record))
+  decoded = (joined
              | "JoinViewsToContents" >> beam.CoGroupByKey()
              | "SpreadContents" >> beam.Reshuffle()
              | "DecodeContents" >> beam.ParDo(T.DecodeContentFn(
@@ -388,6 +404,7 @@ def run(argv=None, test_pipeline=None):
   """Runs the job; returns the Beam PipelineResult (with `.summary` attached)."""
   argv = list(sys.argv[1:] if argv is None else argv)
   args, beam_args = build_parser().parse_known_args(argv)
+  args.tfds_files = []
   fractions = _validate_args(args)
   options = _pipeline_options(beam_args)
   prep = prepare(args, fractions)

@@ -125,7 +125,14 @@ class DecodeContentFn(beam.DoFn):
     content = contents[0]
     views = sorted(groups["views"], key=lambda v: v[0])
     try:
-      rgb = image_io.load_image(content["uri"], max_pixels=self._max_pixels)
+      if content.get("embedded"):  # bytes joined from the source's own shards
+        data = next(iter(groups.get("bytes", ())), None)
+        if data is None:
+          raise image_io.ImageError(image_io.READ_FAILED,
+                                    "no image with this id in the source's shards")
+        rgb = image_io.decode_image(data, max_pixels=self._max_pixels)
+      else:
+        rgb = image_io.load_image(content["uri"], max_pixels=self._max_pixels)
       pixels = image_io.resize_to_square(rgb, self._size, self._policy)
     except image_io.ImageError as e:
       counter("contents_failed").inc()

@@ -91,16 +91,21 @@ def check_shards(files: list[str]) -> None:
       raise DataError(f"{path}: {e}") from None
 
 
-def find_corrupt_shard(files: list[str]) -> Optional[str]:
-  """The first shard that cannot be read to the end (truncated or corrupt), if any.
+def find_bad_shard(files: list[str]) -> Optional[str]:
+  """'<file>: <problem>' for the first shard that is truncated, corrupt, or holds a
+  record of another schema version; None if all read cleanly.
 
-  Used after tf.data reports a DataLossError, which does not name the file."""
+  Used after tf.data fails mid-stream: its errors do not name the file."""
   for path in files:
+    index = -1
     try:
-      for _ in tf.data.TFRecordDataset(path):
-        pass
+      for index, raw in enumerate(tf.data.TFRecordDataset(path)):
+        schema.decode_example(raw.numpy())
     except tf.errors.OpError as e:
-      return f"{path}: {e.message.splitlines()[0]}"
+      return (f"{path}: truncated or corrupt shard after {index + 1} records "
+              f"({e.message.splitlines()[0]})")
+    except schema.SchemaError as e:
+      return f"{path}: record {index}: {e}"
   return None
 
 

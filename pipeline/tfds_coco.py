@@ -1,0 +1,171 @@
+"""COCO from a prepared TFDS data_dir (`coco/2017`) as a content source.
+
+TFDS keeps the images inside its own TFRecord shards, so there are no image files to
+list: the job gets the split's shard paths and reads the image bytes there, while the
+labels come from one scan at launch that parses only the small label features (the
+image bytes pass through the reader but are never decoded or kept).
+
+The record fields match `pipeline.coco` (content id = COCO image id; sorted multi-label;
+primary = largest total annotated area, ties to the smaller id; images without objects
+kept with empty labels and primary -1), with one difference: label ids are TFDS's
+ClassLabel indices 0..79 (contiguous, in raw category-id order), not raw COCO category
+ids 1..90. The names are identical. TFDS has no supercategories, so they are "".
+
+Nothing here downloads: a dataset that is not prepared under data_dir fails at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+
+from pipeline.sources import ContentItem, SourceError
+
+@dataclasses.dataclass
+class TfdsContents:
+  """What the job needs from a TFDS split: labels at launch, shard paths for workers."""
+  items: list[ContentItem]          # sorted by content_id
+  vocabulary: list[dict]            # every class: {"id", "name", "supercategory": ""}
+  files: list[str]                  # the split's shards, read again by the workers
+
+
+def _not_found(name: str, split: str, data_dir: str | None, why: str = "") -> SourceError:
+  where = data_dir or "the default TFDS data_dir"
+  return SourceError(
+      f"TFDS dataset {name} split {split} not found under {where}"
+      f"{f' ({why})' if why else ''}; prepare it with `tfds build` / "
+      "tfds.load(download=True) on a machine with network, or pass --tfds_data_dir")
+
+
+def _versioned_dir(name: str, data_dir: str | None) -> str | None:
+  """`<data_dir>/<name>/<version>` holding dataset_info.json (the newest if unpinned)."""
+  import tensorflow as tf
+  from tensorflow_datasets.core import constants
+  base, _, version = name.partition(":")
+  root = os.path.join(data_dir or constants.get_default_data_dir(), base)
+  if version:
+    candidates = [version]
+  else:
+    try:
+      candidates = [v.rstrip("/") for v in tf.io.gfile.listdir(root)]
+    except Exception:
+      return None
+    candidates = sorted((v for v in candidates if re.fullmatch(r"\d+\.\d+\.\d+", v)),
+                        key=lambda v: tuple(int(p) for p in v.split(".")), reverse=True)
+  for v in candidates:
+    path = os.path.join(root, v)
+    if tf.io.gfile.exists(os.path.join(path, "dataset_info.json")):
+      return path
+  return None
+
+
+def _builder(name: str, split: str, data_dir: str | None):
+  """The registered builder if it reads the prepared data; else the directory's own.
+
+  The fallback covers a TFDS whose registered `coco` cannot be built here (e.g. a
+  missing optional import) but whose prepared files are fine.
+  """
+  import tensorflow_datasets as tfds
+  if data_dir is not None and not _exists(data_dir):
+    raise _not_found(name, split, data_dir, "the data_dir does not exist")
+  try:
+    builder = tfds.builder(name, data_dir=data_dir)
+    if split in builder.info.splits:
+      return builder
+  except Exception:  # unregistered name, builder import error, unreadable info
+    pass
+  path = _versioned_dir(name, data_dir)
+  if path is None:
+    raise _not_found(name, split, data_dir, "no prepared version directory")
+  try:
+    builder = tfds.builder_from_directory(path)
+  except Exception as e:
+    raise _not_found(name, split, data_dir, f"cannot read {path}: {e}") from e
+  if split not in builder.info.splits:
+    raise _not_found(name, split, data_dir,
+                     f"available splits: {sorted(builder.info.splits) or 'none'}")
+  return builder
+
+
+def _exists(path: str) -> bool:
+  import tensorflow as tf
+  try:
+    return tf.io.gfile.exists(path)
+  except Exception:
+    return False
+
+
+def _class_names(builder, name: str) -> list[str]:
+  try:
+    return list(builder.info.features["objects"]["label"].names)
+  except (KeyError, AttributeError, TypeError) as e:
+    raise SourceError(f"TFDS dataset {name} has no objects/label ClassLabel; it is not "
+                      "a COCO-style detection dataset") from e
+
+
+def _scan_labels(files: list[str]):
+  """Yields (image id, file name, labels, areas) per record, parsing nothing else."""
+  import tensorflow as tf
+  spec = {
+      "image/id": tf.io.FixedLenFeature([], tf.int64),
+      "image/filename": tf.io.FixedLenFeature([], tf.string),
+      "objects/label": tf.io.RaggedFeature(tf.int64),
+      "objects/area": tf.io.RaggedFeature(tf.int64),
+  }
+  ds = (tf.data.TFRecordDataset(files, num_parallel_reads=tf.data.AUTOTUNE)
+        .batch(1024)
+        .map(lambda b: tf.io.parse_example(b, spec), num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(2))
+  for batch in ds:
+    yield from zip(batch["image/id"].numpy().tolist(),
+                   batch["image/filename"].numpy().tolist(),
+                   batch["objects/label"].to_list(), batch["objects/area"].to_list())
+
+
+def tfds_coco_contents(name: str = "coco/2017", split: str = "train",
+                       data_dir: str | None = None) -> TfdsContents:
+  """Labels for every image of a prepared TFDS COCO split, from one label-only scan.
+
+  uri = `tfds://{name}/{split}/{image_id}` (the bytes live in `files`, not at a path);
+  rel_path = the original COCO file name, so outputs line up with the raw-COCO source.
+  """
+  builder = _builder(name, split, data_dir)
+  names = _class_names(builder, name)
+  files = [os.fspath(p) for p in builder.info.splits[split].filepaths]
+  missing = [f for f in files if not _exists(f)]
+  if not files or missing:
+    raise _not_found(name, split, data_dir,
+                     f"missing shard files: {missing[:3]}" if missing else "no shard files")
+  items: dict[int, ContentItem] = {}
+  for image_id, filename, labels, areas in _scan_labels(files):
+    if image_id in items:
+      raise SourceError(f"duplicate image id {image_id} in TFDS {name} split {split}")
+    total: dict[int, int] = {}
+    for label, area in zip(labels, areas):
+      total[label] = total.get(label, 0) + area
+    ids = tuple(sorted(total))
+    primary = min(total, key=lambda c: (-total[c], c)) if total else -1
+    items[image_id] = ContentItem(
+        content_id=image_id, uri=f"tfds://{name}/{split}/{image_id}",
+        rel_path=filename.decode("utf-8"), label_ids=ids,
+        label_names=tuple(names[i] for i in ids), primary_label_id=primary,
+        primary_label=names[primary] if primary >= 0 else "")
+  if not items:
+    raise SourceError(f"TFDS dataset {name} split {split} under {data_dir} is empty")
+  vocabulary = [{"id": i, "name": n, "supercategory": ""} for i, n in enumerate(names)]
+  return TfdsContents([items[i] for i in sorted(items)], vocabulary, files)
+
+
+def image_from_record(serialized: bytes) -> tuple[int, bytes]:
+  """One TFDS coco record -> (image id, encoded image bytes).
+
+  Plain protobuf parsing: workers need no TF graph or runtime to read a record.
+  """
+  from tensorflow.core.example import example_pb2
+  feature = example_pb2.Example.FromString(serialized).features.feature
+  try:
+    return (int(feature["image/id"].int64_list.value[0]),
+            bytes(feature["image"].bytes_list.value[0]))
+  except (KeyError, IndexError) as e:
+    raise ValueError("not a TFDS coco record: lacks image/id or image") from e
