@@ -1,0 +1,296 @@
+"""The dataset job end to end through Beam: counts, parsing, splits, determinism,
+TFDS, the hub path, bad input and fail-fast refusals."""
+
+import collections
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfrecords_schema as schema
+from beam_jobs import stylize
+from tests.conftest import ROOT, write_photos, write_styles
+
+IN_MEMORY = ["--direct_running_mode=in_memory"]  # fast for small tests
+
+
+def read_dataset(out: pathlib.Path) -> list[dict]:
+  records = []
+  for shard in sorted(out.glob("*.tfrecord-*")):
+    for raw in tf.data.TFRecordDataset(str(shard)):
+      rec = schema.decode_example(raw.numpy())
+      rec["_shard"] = shard.name
+      records.append(rec)
+  return records
+
+
+def shard_bytes(out: pathlib.Path) -> dict:
+  return {p.name: p.read_bytes() for p in sorted(out.glob("*.tfrecord-*"))}
+
+
+def pixels(rec) -> np.ndarray:
+  return tf.io.decode_image(rec["image"]).numpy().astype(np.float32) / 255.0
+
+
+def check_dataset(out: pathlib.Path, n_contents: int, k: int, original: bool):
+  """The invariants every dataset the job writes must hold."""
+  records = read_dataset(out)
+  assert len(records) == n_contents * (k + original)
+  by_content = collections.defaultdict(list)
+  for r in records:
+    by_content[r["content_id"]].append(r)
+  assert len(by_content) == n_contents
+  splits = collections.defaultdict(set)
+  for cid, recs in by_content.items():
+    assert len({r["split"] for r in recs}) == 1, "a content straddles splits"
+    assert len({r["_shard"] for r in recs}) == 1, "a content straddles shards"
+    splits[recs[0]["split"]].add(cid)
+    styled = [r for r in recs if not r["is_original"]]
+    assert len({r["style_id"] for r in styled}) == k, "K distinct styles per content"
+    assert sum(r["is_original"] for r in recs) == int(original)
+    assert [r["view_index"] for r in recs] == sorted(r["view_index"] for r in recs)
+  names = list(splits)
+  for i, a in enumerate(names):
+    for b in names[i + 1:]:
+      assert not splits[a] & splits[b], f"contents shared by {a} and {b}"
+  # The TF parser reads every record too, and TFDS reads the folder with no code of ours.
+  files = [str(p) for p in sorted(out.glob("*.tfrecord-*"))]
+  n = sum(1 for _ in tf.data.TFRecordDataset(files).map(schema.parse_example))
+  assert n == len(records)
+  import tensorflow_datasets as tfds
+  builder = tfds.builder_from_directory(str(out))
+  assert sum(s.num_examples for s in builder.info.splits.values()) == len(records)
+  for split, info in builder.info.splits.items():
+    got = list(tfds.as_numpy(builder.as_dataset(split=split)))
+    assert len(got) == info.num_examples == len(
+        [r for r in records if r["split"] == split])
+    assert got[0]["image"].ndim == 3 and got[0]["image"].shape[-1] == 3
+  meta = json.loads((out / schema.METADATA_FILENAME).read_text())
+  assert meta["schema_version"] == schema.SCHEMA_VERSION
+  check_card(out, meta, k + original)
+  return records, by_content, meta
+
+
+def check_card(out: pathlib.Path, meta: dict, views: int):
+  """The dataset card names the run; the contact sheet is a PNG of real views."""
+  from PIL import Image
+  card = (out / "DATASET_CARD.md").read_text()
+  assert meta["command"] in card and meta["stylizer"]["version"] in card
+  for split, v in meta["splits"].items():
+    assert f"| {split} | {v['contents']} | {v['records']} |" in card
+  sheet = Image.open(out / "contact_sheet.png")
+  assert sheet.format == "PNG"
+  pixels = np.asarray(sheet.convert("RGB"), np.float32)
+  cell = 128
+  assert sheet.width >= views * cell
+  first, second = pixels[4:4 + cell, 4:4 + cell], pixels[4:4 + cell, 8 + cell:8 + 2 * cell]
+  assert first.std() > 5 and np.abs(first - second).mean() > 5  # two different views
+
+
+@pytest.mark.slow
+def test_real_photos_real_model_end_to_end_and_deterministic(
+    tmp_path, magenta_tflite_dir, coco_images_dir, paintings_dir):
+  content, styles = tmp_path / "content", tmp_path / "styles"
+  content.mkdir(), styles.mkdir()
+  for p in sorted((coco_images_dir / "train2017").glob("*.jpg"))[:8]:
+    (content / p.name).symlink_to(p)
+  for p in sorted(paintings_dir.glob("*.jpg"))[:3]:
+    (styles / p.name).symlink_to(p)
+  argv = [f"--content={content}", f"--styles={styles}",
+          f"--stylizer=tflite:{magenta_tflite_dir}", "--styles_per_content=2",
+          "--include_original", "--split_fractions=0.5,0.25,0.25", "--seed=3",
+          "--image_size=128", "--records_per_shard=6"]
+  # The default local runner: multi-processing on all cores.
+  result = stylize.run(argv + [f"--output={tmp_path / 'a'}"])
+  records, by_content, meta = check_dataset(tmp_path / "a", 8, 2, original=True)
+  counters = result.summary["counters"]
+  assert counters["style_step_calls"] == 3  # once per distinct style, not per content
+  assert counters["contents_read"] == 8 and meta["dead_letters"] == 0
+  assert len(list((tmp_path / "a").glob("stylized-train.tfrecord-*"))) > 1
+  for recs in by_content.values():  # stylized views really differ from the original
+    orig = pixels(recs[0])
+    for r in recs[1:]:
+      assert r["stylizer"] == "tflite" and "magenta" in r["stylizer_version"]
+      assert np.abs(pixels(r) - orig).mean() > 0.05
+  # A rerun with the same seed, even on the other local runner mode, writes the same
+  # bytes; another seed makes another plan.
+  stylize.run(argv + [f"--output={tmp_path / 'b'}"] + IN_MEMORY)
+  assert shard_bytes(tmp_path / "a") == shard_bytes(tmp_path / "b")
+  stylize.run([a.replace("--seed=3", "--seed=4") for a in argv]
+              + [f"--output={tmp_path / 'c'}"] + IN_MEMORY)
+  other = {(r["content_id"], r["style_id"]) for r in read_dataset(tmp_path / "c")}
+  assert other != {(r["content_id"], r["style_id"]) for r in records}
+
+
+@pytest.fixture(scope="module")
+def small_inputs(tmp_path_factory):
+  root = tmp_path_factory.mktemp("inputs")
+  write_photos(root / "content", 6)
+  write_styles(root / "styles", 3)
+  return root
+
+
+def test_hub_savedmodel_runs_in_the_job(tmp_path, small_inputs):
+  import tensorflow_hub as hub
+  from pipeline.stylizers.classical import ClassicalStylizer
+  from pipeline.stylizers.export import export_hub_savedmodel
+  model_dir = tmp_path / "hub_model"
+  export_hub_savedmodel(ClassicalStylizer(), str(model_dir))
+  model = hub.load(str(model_dir))  # the published model's call shape
+  out_img = model(tf.zeros([1, 32, 32, 3]), tf.ones([1, 256, 256, 3]))[0]
+  assert out_img.shape == (1, 32, 32, 3)
+  common = [f"--content={small_inputs / 'content'}", f"--styles={small_inputs / 'styles'}",
+            "--styles_per_content=2", "--image_size=64", "--image_format=png"] + IN_MEMORY
+  stylize.run(common + [f"--stylizer=hub:{model_dir}", f"--output={tmp_path / 'hub'}"])
+  hub_recs, _, meta = check_dataset(tmp_path / "hub", 6, 2, original=False)
+  assert {r["stylizer"] for r in hub_recs} == {"hub"}
+  assert meta["stylizer"]["spec"] == f"hub:{model_dir}"
+  # Same pixels as the classical stylizer run directly (the SavedModel wraps it).
+  stylize.run(common + ["--stylizer=classical", f"--output={tmp_path / 'classical'}"])
+  direct = {(r["content_id"], r["style_id"]): pixels(r)
+            for r in read_dataset(tmp_path / "classical")}
+  for r in hub_recs:
+    assert np.abs(pixels(r) - direct[(r["content_id"], r["style_id"])]).max() <= 2 / 255
+
+
+def write_bad_inputs(folder: pathlib.Path) -> dict:
+  """Good photos plus the broken files users' folders really contain."""
+  good = write_photos(folder, 3, seed=5)
+  (folder / "empty.jpg").write_bytes(b"")
+  data = good[0].read_bytes()
+  (folder / "truncated.jpg").write_bytes(data[:len(data) // 2])
+  (folder / "random.jpg").write_bytes(np.random.default_rng(0).bytes(2048))
+  (folder / "readme.txt").write_text("not an image\n")
+  return {"empty.jpg": "empty_file", "truncated.jpg": "truncated",
+          "random.jpg": "unrecognized_format", "readme.txt": "unrecognized_format"}
+
+
+def test_bad_content_files_are_dead_lettered_and_the_job_exits_0(tmp_path, small_inputs):
+  expected = write_bad_inputs(tmp_path / "mixed")
+  out = tmp_path / "out"
+  proc = subprocess.run(
+      [sys.executable, "-m", "beam_jobs.stylize", f"--content={tmp_path / 'mixed'}",
+       f"--styles={small_inputs / 'styles'}", "--styles_per_content=2",
+       "--image_size=64", f"--output={out}"] + IN_MEMORY,
+      cwd=ROOT, capture_output=True, text=True, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert "4 inputs dead-lettered" in proc.stdout
+  check_dataset(out, 3, 2, original=False)
+  dead = [json.loads(l) for l in (out / schema.DEAD_LETTER_FILENAME).read_text()
+          .splitlines()]
+  assert {pathlib.Path(d["uri"]).name: d["reason"] for d in dead} == expected
+  assert all(d["stage"] == "content" and d["message"] for d in dead)
+  meta = json.loads((out / schema.METADATA_FILENAME).read_text())
+  c = meta["counters"]
+  assert c["contents_read"] + c["contents_failed"] == meta["inputs"]["contents_listed"] == 7
+
+
+def test_bad_style_files_are_dead_lettered_and_never_planned(tmp_path, small_inputs):
+  styles = tmp_path / "styles"
+  write_styles(styles, 3)
+  (styles / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+  out = tmp_path / "out"
+  stylize.run([f"--content={small_inputs / 'content'}", f"--styles={styles}",
+               "--styles_per_content=2", "--image_size=64", f"--output={out}"]
+              + IN_MEMORY)
+  records, _, meta = check_dataset(out, 6, 2, original=False)
+  dead = [json.loads(l) for l in (out / schema.DEAD_LETTER_FILENAME).read_text()
+          .splitlines()]
+  assert [(pathlib.Path(d["uri"]).name, d["stage"]) for d in dead] == [("broken.png",
+                                                                          "style")]
+  assert "broken.png" not in {pathlib.Path(r["style_uri"]).name for r in records}
+  assert meta["counters"]["style_step_calls"] == 3
+
+
+@pytest.mark.parametrize("case, message", [
+    ("empty_content", "no input files"),
+    ("missing_styles", "no input files"),
+    ("bad_model_path", "does not exist"),
+    ("corrupt_model", "tflite"),
+    ("bad_k", "--styles_per_content must be >= 1"),
+    ("output_exists", "already holds files"),
+])
+def test_unusable_input_fails_fast_with_one_message_and_no_output(
+    tmp_path, small_inputs, case, message):
+  content, styles = small_inputs / "content", small_inputs / "styles"
+  extra = []
+  if case == "empty_content":
+    content = tmp_path / "empty"
+    content.mkdir()
+  elif case == "missing_styles":
+    styles = tmp_path / "nope"
+  elif case == "bad_model_path":
+    extra = [f"--stylizer=tflite:{tmp_path / 'no_model'}"]
+  elif case == "corrupt_model":
+    bad = tmp_path / "bad_model"
+    bad.mkdir()
+    for name in ("prediction_int8.tflite", "transfer_fp16.tflite"):
+      (bad / name).write_bytes(b"not a flatbuffer" * 10)
+    extra = [f"--stylizer=tflite:{bad}"]
+  elif case == "bad_k":
+    extra = ["--styles_per_content=0"]
+  out = tmp_path / "out"
+  if case == "output_exists":
+    out.mkdir()
+    (out / "keep.txt").write_text("an earlier run")
+  with pytest.raises(SystemExit) as e:
+    stylize.run([f"--content={content}", f"--styles={styles}", f"--output={out}"]
+                + extra + IN_MEMORY)
+  assert message in str(e.value)
+  assert str(e.value).startswith("error: ")
+  leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith("out")]
+  assert leftovers == (["out"] if case == "output_exists" else [])
+  if case == "output_exists":
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_rerun_replaces_the_dataset_whole_and_a_failed_run_changes_nothing(
+    tmp_path, small_inputs, monkeypatch):
+  out = tmp_path / "out"
+  base = [f"--content={small_inputs / 'content'}", f"--styles={small_inputs / 'styles'}",
+          "--styles_per_content=2", "--image_size=32", "--split_fractions=1,0,0",
+          f"--output={out}"] + IN_MEMORY
+  stylize.run(base + ["--num_shards=3"])
+  assert len(list(out.glob("*.tfrecord-*"))) == 3
+  stylize.run(base + ["--num_shards=2", "--overwrite", "--seed=9"])
+  shards = sorted(p.name for p in out.glob("*.tfrecord-*"))
+  assert shards == ["stylized-train.tfrecord-00000-of-00002",
+                    "stylized-train.tfrecord-00001-of-00002"]  # no shard of run 1 left
+  check_dataset(out, 6, 2, original=False)
+  before = shard_bytes(out)
+
+  def broken_finalize(*args, **kwargs):
+    raise RuntimeError("disk full (injected)")
+  monkeypatch.setattr(stylize.out, "finalize", broken_finalize)
+  with pytest.raises(RuntimeError, match="injected"):
+    stylize.run(base + ["--num_shards=1", "--overwrite"])
+  assert shard_bytes(out) == before  # the old dataset is untouched
+  assert [p.name for p in tmp_path.iterdir()] == ["out"]  # and no staging left behind
+
+
+def test_tfds_coco_source_runs_in_the_job(tmp_path, small_inputs):
+  from tests.tfds_fixture import write_tfds_coco_fixture
+  rng = np.random.default_rng(0)
+  images = [(image_id, f"{image_id:012d}.jpg",
+             rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), objects)
+            for image_id, objects in [(9, [(0, 500), (16, 100)]), (25, [(22, 900)]),
+                                      (30, []), (34, [(21, 50), (21, 60)])]]
+  data_dir = tmp_path / "tfds"
+  write_tfds_coco_fixture(str(data_dir), images)
+  out = tmp_path / "out"
+  stylize.run([f"--content=tfds:coco/2017:train", f"--tfds_data_dir={data_dir}",
+               f"--styles={small_inputs / 'styles'}", "--styles_per_content=2",
+               "--image_size=32", f"--output={out}"] + IN_MEMORY)
+  records, by_content, meta = check_dataset(out, 4, 2, original=False)
+  assert set(by_content) == {9, 25, 30, 34}  # COCO image ids are the content ids
+  first = {cid: recs[0] for cid, recs in by_content.items()}
+  assert first[9]["content_label_names"] == ["person", "dog"]
+  assert first[9]["content_primary_label"] == "person"
+  assert first[30]["content_label_ids"] == [] and first[30]["content_primary_label_id"] == -1
+  assert first[34]["content_primary_label"] == "bear"
+  assert len(meta["vocabularies"]["content_labels"]) == 80
