@@ -26,7 +26,8 @@ def main(argv=None):
   sample = sample_images.write_sample(os.path.join(args.out, "inputs"), seed=args.seed)
   dataset = os.path.join(args.out, "stylized")
   stylize.run([f"--content={sample['content_dir']}", f"--styles={sample['styles_dir']}",
-               "--stylizer=classical", "--styles_per_content=3", "--include_original",
+               "--content_labels_from_dirs", "--stylizer=classical",
+               "--styles_per_content=3", "--include_original",
                "--holdout_style_fraction=0.25", "--image_size=128",
                f"--seed={args.seed}", f"--output={dataset}", "--overwrite"] + beam_args)
   print(f"dataset: {os.path.abspath(dataset)}")

@@ -216,21 +216,25 @@ def make_pair_dataset(cfg: DataConfig, input_context=None, epoch: int = 0,
   min_views = 1 if cfg.pair_mode == "augment" else 2
 
   def one_epoch(e):
-    seed = tf.constant(cfg.seed, tf.int64) * 1_000_003 + tf.cast(e, tf.int64) * 4
-    ds = tf.data.Dataset.from_tensor_slices(files)
+    # Everything random is a function of (seed, epoch): file order by a stateless
+    # permutation, each pair's draw by a stateless seed; the group shuffle's own seed
+    # is fixed, its input order is not. So epoch e is the same stream on every run.
+    e = tf.cast(e, tf.int64)
+    order = tf.argsort(tf.random.stateless_uniform(
+        [len(files)], tf.stack([tf.constant(cfg.seed, tf.int64), e])))
+    ds = tf.data.Dataset.from_tensor_slices(tf.gather(tf.constant(files), order))
     if len(files) >= n_pipes > 1:
       ds = ds.shard(n_pipes, pipe)
-    ds = ds.shuffle(len(files), seed=seed + 1)
     ds = ds.interleave(lambda f: group_views(tf.data.TFRecordDataset(f), max_views),
                        cycle_length=min(cfg.cycle_length, len(files)),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if n_pipes > 1 and len(files) < n_pipes:
       ds = ds.shard(n_pipes, pipe)
     ds = ds.filter(lambda views, n: n >= min_views)
-    ds = ds.shuffle(cfg.shuffle_buffer, seed=seed + 2)
-    noise = tf.data.Dataset.random(seed=seed + 3).batch(2)
-    return tf.data.Dataset.zip((ds, noise)).map(
-        lambda group, r: _pair(group[0], group[1], r, cfg),
+    ds = ds.shuffle(cfg.shuffle_buffer, seed=cfg.seed, reshuffle_each_iteration=False)
+    return ds.enumerate().map(
+        lambda i, group: _pair(group[0], group[1],
+                               tf.stack([cfg.seed * 7919 + e, i]), cfg),
         num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
   epochs = tf.data.Dataset.counter(epoch) if repeat else tf.data.Dataset.from_tensors(

@@ -1,0 +1,145 @@
+"""Trainer settings: command-line flags, an optional JSON config file, Vertex AI dirs.
+
+Precedence: flags > `--config` file > defaults. On Vertex AI custom training the
+service sets AIP_MODEL_DIR, AIP_CHECKPOINT_DIR and AIP_TENSORBOARD_LOG_DIR; when set
+they win over the `--job-dir` defaults, so the same command runs locally and there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+from typing import Optional
+
+MODES = ("pretrain", "probe", "all")
+LOSSES = ("ntxent", "supcon", "pairwise", "pair_classifier")
+STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
+
+
+@dataclasses.dataclass
+class Config:
+  data: str = ""
+  job_dir: str = ""
+  mode: str = "pretrain"
+  split: str = "train"
+  # Model.
+  backbone: str = "small_cnn"
+  image_size: int = 96
+  embedding_dim: int = 128
+  projection_dim: int = 128
+  width: int = 32
+  weights: Optional[str] = None
+  style_head: bool = False
+  # Objective.
+  loss: str = "ntxent"
+  temperature: float = 0.1
+  margin: float = 0.5
+  style_loss_weight: float = 0.5
+  pair_mode: str = "styles"
+  # Optimisation.
+  batch_size: int = 64
+  epochs: int = 10
+  steps_per_epoch: int = 0
+  max_steps: int = 0
+  learning_rate: float = 1e-3
+  weight_decay: float = 1e-4
+  warmup_steps: int = 0
+  seed: int = 0
+  shuffle_buffer: int = 512
+  augment: bool = True
+  # Distribution and operations.
+  strategy: str = "auto"
+  tpu: str = ""
+  mixed_precision: str = "none"
+  checkpoint_every: int = 100
+  log_every: int = 10
+  model_dir: str = ""
+  checkpoint_dir: str = ""
+  tensorboard_dir: str = ""
+
+  def resolve_dirs(self) -> "Config":
+    """Fills output dirs from AIP_* variables or from job_dir."""
+    env = os.environ
+    self.model_dir = self.model_dir or env.get("AIP_MODEL_DIR") or os.path.join(
+        self.job_dir, "model")
+    self.checkpoint_dir = self.checkpoint_dir or env.get(
+        "AIP_CHECKPOINT_DIR") or os.path.join(self.job_dir, "checkpoints")
+    self.tensorboard_dir = self.tensorboard_dir or env.get(
+        "AIP_TENSORBOARD_LOG_DIR") or os.path.join(self.job_dir, "tensorboard")
+    return self
+
+
+_HELP = {
+    "data": "dataset folder written by beam_jobs.stylize, or a glob of shards",
+    "job_dir": "where checkpoints, TensorBoard logs, the exported model and "
+               "metrics.json go (AIP_* variables override the first three)",
+    "mode": "pretrain, probe (linear probe of a trained encoder) or all",
+    "backbone": "small_cnn (CPU), mobilenet_v2 (the original experiments'), resnet50",
+    "weights": "local ImageNet weights file for mobilenet_v2/resnet50 (default: none)",
+    "style_head": "also train a style embedding (positives: same style id)",
+    "loss": "ntxent (SimCLR), supcon (content id labels), pairwise (margin), "
+            "pair_classifier (the original work's Siamese classifier)",
+    "pair_mode": "styles: positives are two styles of one content; augment: two "
+                 "augmentations of one view (the no-stylization baseline)",
+    "batch_size": "global batch of contents (pairs) per step",
+    "steps_per_epoch": "0: contents in the split / batch size",
+    "max_steps": "stop after this many steps in all (0: epochs x steps_per_epoch)",
+    "strategy": "auto: TPU with --tpu, multi-worker with a TF_CONFIG cluster, "
+                "mirrored with >1 GPU, else default",
+    "mixed_precision": "none, float16 (GPU) or bfloat16 (TPU)",
+    "checkpoint_every": "steps between checkpoints (a restarted run resumes there)",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(
+      prog="python -m trainer.task",
+      description="Siamese contrastive pretraining and linear probing on stylized "
+                  "TFRecords.")
+  p.add_argument("--config", help="JSON file of settings (keys as the flags, with _)")
+  for f in dataclasses.fields(Config):
+    name = "--" + f.name
+    aliases = [name] + (["--" + f.name.replace("_", "-")] if "_" in f.name else [])
+    kwargs = {"dest": f.name, "default": None, "help": _HELP.get(f.name, "")}
+    if f.type in ("bool", bool):
+      p.add_argument(*aliases, action=argparse.BooleanOptionalAction, **kwargs)
+      continue
+    typ = {"int": int, "float": float}.get(str(f.type), str)
+    p.add_argument(*aliases, type=typ, **kwargs)
+  return p
+
+
+def parse(argv=None) -> Config:
+  """Flags > config file > defaults; validated; output dirs resolved."""
+  args = build_parser().parse_args(argv)
+  values = dataclasses.asdict(Config())
+  if args.config:
+    with open(args.config) as f:
+      from_file = json.load(f)
+    unknown = set(from_file) - set(values)
+    if unknown:
+      raise SystemExit(f"error: unknown keys in {args.config}: {sorted(unknown)}")
+    values.update(from_file)
+  values.update({k: v for k, v in vars(args).items() if k != "config" and v is not None})
+  cfg = Config(**values)
+  problems = [
+      (not cfg.data, "--data is required"),
+      (not cfg.job_dir and not os.environ.get("AIP_MODEL_DIR"), "--job-dir is required"),
+      (cfg.mode not in MODES, f"--mode must be one of {MODES}"),
+      (cfg.loss not in LOSSES, f"--loss must be one of {LOSSES}"),
+      (cfg.strategy not in STRATEGIES, f"--strategy must be one of {STRATEGIES}"),
+      (cfg.mixed_precision not in ("none", "float16", "bfloat16"),
+       "--mixed_precision must be none, float16 or bfloat16"),
+      (cfg.batch_size < 2, "--batch_size must be >= 2 (negatives come from the batch)"),
+      (cfg.image_size < 32, "--image_size must be >= 32"),
+      (min(cfg.epochs, cfg.checkpoint_every, cfg.log_every) < 1,
+       "--epochs, --checkpoint_every and --log_every must be >= 1"),
+  ]
+  for bad, message in problems:
+    if bad:
+      raise SystemExit(f"error: {message}")
+  if not cfg.job_dir:
+    cfg.job_dir = os.path.dirname(os.environ["AIP_MODEL_DIR"].rstrip("/"))
+  return cfg.resolve_dirs()
