@@ -150,12 +150,17 @@ def test_hub_savedmodel_runs_in_the_job(tmp_path, small_inputs):
   hub_recs, _, meta = check_dataset(tmp_path / "hub", 6, 2, original=False)
   assert {r["stylizer"] for r in hub_recs} == {"hub"}
   assert meta["stylizer"]["spec"] == f"hub:{model_dir}"
-  # Same pixels as the classical stylizer run directly (the SavedModel wraps it).
+  # Nearly the classical stylizer's own pixels (the SavedModel wraps it; the hub path
+  # first resizes the style to 256x256, as for the published model, which moves a few
+  # pixels), and far from what another style gives.
   stylize.run(common + ["--stylizer=classical", f"--output={tmp_path / 'classical'}"])
   direct = {(r["content_id"], r["style_id"]): pixels(r)
             for r in read_dataset(tmp_path / "classical")}
   for r in hub_recs:
-    assert np.abs(pixels(r) - direct[(r["content_id"], r["style_id"])]).max() <= 2 / 255
+    same = np.abs(pixels(r) - direct[(r["content_id"], r["style_id"])]).mean()
+    others = [np.abs(pixels(r) - img).mean() for (cid, sid), img in direct.items()
+              if cid == r["content_id"] and sid != r["style_id"]]
+    assert same < 2 / 255 and all(same < o / 5 for o in others), (same, others)
 
 
 def write_bad_inputs(folder: pathlib.Path) -> dict:
