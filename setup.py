@@ -16,6 +16,7 @@ REQUIRED = [
     "numpy>=2.0,<2.5",  # Beam 2.77 caps numpy below 2.5
     "pillow>=11,<13",
     "tensorboard==2.21.0",  # tf.summary; TF 2.21 no longer installs it
+    "matplotlib>=3.8,<4",  # plots in the run report
     "google-crc32c>=1.5",  # fast TFRecord checksums in Beam (else pure Python)
     "protobuf>=6,<7",
 ]

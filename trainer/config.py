@@ -49,6 +49,16 @@ class Config:
   seed: int = 0
   shuffle_buffer: int = 512
   augment: bool = True
+  augment_strength: str = "light"
+  # Probe and evaluation.
+  probe_data: str = ""
+  probe_label: str = "content_primary_label"
+  probe_train_split: str = "train"
+  probe_test_split: str = "test"
+  probe_steps: int = 300
+  probe_l2: float = 1e-4
+  knn_k: int = 5
+  report: bool = True
   # Distribution and operations.
   strategy: str = "auto"
   tpu: str = ""
@@ -58,6 +68,7 @@ class Config:
   model_dir: str = ""
   checkpoint_dir: str = ""
   tensorboard_dir: str = ""
+  argv: list = dataclasses.field(default_factory=list)  # the command line, for reports
 
   def resolve_dirs(self) -> "Config":
     """Fills output dirs from AIP_* variables or from job_dir."""
@@ -90,6 +101,13 @@ _HELP = {
                 "mirrored with >1 GPU, else default",
     "mixed_precision": "none, float16 (GPU) or bfloat16 (TPU)",
     "checkpoint_every": "steps between checkpoints (a restarted run resumes there)",
+    "augment_strength": "light (crop + flip) or strong (adds colour jitter, greyscale)",
+    "probe_data": "data to probe: a stylized dataset (default: --data), a folder of "
+                  "<class>/<image> or a CSV of path,label",
+    "probe_label": "for stylized data: content_primary_label, style, style_name, artist",
+    "probe_test_split": "split the probe is evaluated on (content-disjoint from train)",
+    "knn_k": "neighbours for the cosine kNN accuracy",
+    "report": "write report.html into the job dir",
 }
 
 
@@ -100,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
                   "TFRecords.")
   p.add_argument("--config", help="JSON file of settings (keys as the flags, with _)")
   for f in dataclasses.fields(Config):
+    if f.name == "argv":
+      continue
     name = "--" + f.name
     aliases = [name] + (["--" + f.name.replace("_", "-")] if "_" in f.name else [])
     kwargs = {"dest": f.name, "default": None, "help": _HELP.get(f.name, "")}
@@ -123,6 +143,7 @@ def parse(argv=None) -> Config:
       raise SystemExit(f"error: unknown keys in {args.config}: {sorted(unknown)}")
     values.update(from_file)
   values.update({k: v for k, v in vars(args).items() if k != "config" and v is not None})
+  values["argv"] = list(argv if argv is not None else __import__("sys").argv[1:])
   cfg = Config(**values)
   problems = [
       (not cfg.data, "--data is required"),
@@ -134,6 +155,9 @@ def parse(argv=None) -> Config:
        "--mixed_precision must be none, float16 or bfloat16"),
       (cfg.batch_size < 2, "--batch_size must be >= 2 (negatives come from the batch)"),
       (cfg.image_size < 32, "--image_size must be >= 32"),
+      (cfg.augment_strength not in ("light", "strong"),
+       "--augment_strength must be light or strong"),
+      (cfg.knn_k < 1 or cfg.probe_steps < 1, "--knn_k and --probe_steps must be >= 1"),
       (min(cfg.epochs, cfg.checkpoint_every, cfg.log_every) < 1,
        "--epochs, --checkpoint_every and --log_every must be >= 1"),
   ]

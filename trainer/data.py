@@ -41,6 +41,7 @@ class DataConfig:
   cycle_length: int = 4          # shards read in parallel
   max_views: int = 0             # views per content to expect; 0: from metadata (or 8)
   augment: bool = True           # light augmentation: random crop + flip
+  augment_strength: str = "light"  # strong: adds colour jitter and greyscale
   pair_mode: str = "styles"      # styles: two stylized views; augment: one view, twice
   seed: int = 0
 
@@ -178,7 +179,7 @@ def _pair(views, n, seed, cfg: DataConfig):
     j = (i + tf.random.stateless_uniform([], s[1], 1, n, tf.int32)) % n  # j != i
   img_a, rec_a = decode_view(views[i], cfg.image_size)
   img_b, rec_b = decode_view(views[j], cfg.image_size)
-  strong = cfg.pair_mode == "augment"
+  strong = cfg.pair_mode == "augment" or cfg.augment_strength == "strong"
   if cfg.augment or strong:
     img_a, img_b = augment(img_a, s[2], strong), augment(img_b, s[3], strong)
   return {"view_a": img_a, "view_b": img_b, "content_id": rec_a["content_id"],
@@ -248,12 +249,24 @@ def make_pair_dataset(cfg: DataConfig, input_context=None, epoch: int = 0,
   return ds.with_options(options)
 
 
-def make_record_dataset(files: list[str], image_size: int, batch_size: int):
-  """Every record once, in file order: images and labels, for probes and retrieval."""
+def is_stylized_dataset(path: str) -> bool:
+  """A folder the dataset job wrote, or a glob of TFRecord shards."""
+  if tf.io.gfile.isdir(path):
+    return tf.io.gfile.exists(os.path.join(path, schema.METADATA_FILENAME)) or bool(
+        _gfile_glob(os.path.join(path, "*.tfrecord-*")))
+  return ".tfrecord" in os.path.basename(path)
+
+
+def make_record_dataset(files: list[str], image_size: int, batch_size: int,
+                        extra: tuple = ()):
+  """Every record once, in file order: images, ids and labels (plus any `extra`
+  schema fields), for probes and retrieval."""
   def decode(serialized):
     img, rec = decode_view(serialized, image_size)
-    return {"image": img, "content_id": rec["content_id"], "style_id": rec["style_id"],
-            "label": rec["content_primary_label_id"], "is_original": rec["is_original"],
-            "style_name": rec["style_name"], "style_artist": rec["style_artist"]}
+    out = {"image": img, "content_id": rec["content_id"], "style_id": rec["style_id"],
+           "label": rec["content_primary_label_id"], "is_original": rec["is_original"],
+           "style_name": rec["style_name"], "style_artist": rec["style_artist"]}
+    out.update({name: rec[name] for name in extra})
+    return out
   return (tf.data.TFRecordDataset(files).map(decode, num_parallel_calls=tf.data.AUTOTUNE)
           .batch(batch_size).prefetch(tf.data.AUTOTUNE))

@@ -21,17 +21,21 @@ def main(argv=None) -> dict:
   cfg = config.parse(argv)
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                       stream=sys.stdout)
-  from trainer import data, train  # TensorFlow starts here, after the flags are valid
+  from trainer import data, probe, train  # TensorFlow starts here, after flag checks
+  results = {}
   try:
     if cfg.mode in ("pretrain", "all"):
-      metrics = train.pretrain(cfg)
-      print(f"pretrained {metrics['steps']} steps; loss {metrics['first_logged_loss']:.4f}"
-            f" -> {metrics['final_loss']:.4f}; model: {cfg.model_dir}", flush=True)
+      results["pretrain"] = m = train.pretrain(cfg)
+      print(f"pretrained {m['steps']} steps; loss {m['first_logged_loss']:.4f} -> "
+            f"{m['final_loss']:.4f}; model: {cfg.model_dir}", flush=True)
     if cfg.mode in ("probe", "all"):
-      raise SystemExit("error: --mode=probe is not available yet")
+      results["probe"] = p = probe.run_probe(cfg, results.get("pretrain"))
+      print(probe.summary_table(p["probe"]), flush=True)
+      if "report" in p:
+        print(f"report: {p['report']}", flush=True)
   except data.DataError as e:
     raise SystemExit(f"error: {e}") from None
-  return metrics
+  return results
 
 
 if __name__ == "__main__":

@@ -79,7 +79,8 @@ def model_config(cfg: Config) -> ModelConfig:
 def data_config(cfg: Config) -> data_lib.DataConfig:
   return data_lib.DataConfig(data=cfg.data, split=cfg.split, image_size=cfg.image_size,
                              batch_size=cfg.batch_size, shuffle_buffer=cfg.shuffle_buffer,
-                             augment=cfg.augment, pair_mode=cfg.pair_mode, seed=cfg.seed)
+                             augment=cfg.augment, augment_strength=cfg.augment_strength,
+                             pair_mode=cfg.pair_mode, seed=cfg.seed)
 
 
 def steps_per_epoch(cfg: Config, dcfg: data_lib.DataConfig) -> int:

@@ -1,0 +1,90 @@
+"""Linear probing from TFRecords and from labelled image folders, baselines included."""
+
+import json
+
+import numpy as np
+import pytest
+
+from beam_jobs import stylize
+from pipeline import sample_images
+from trainer import task
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+  """A labelled stylized dataset (the job, on the generated sample) and a short run."""
+  root = tmp_path_factory.mktemp("probe")
+  sample = sample_images.write_sample(root / "inputs", contents_per_class=6,
+                                      styles_per_family=1, seed=2)
+  data = root / "stylized"
+  stylize.run([f"--content={sample['content_dir']}", f"--styles={sample['styles_dir']}",
+               "--content_labels_from_dirs", "--styles_per_content=2",
+               "--include_original", "--image_size=48", "--split_fractions=0.5,0,0.5",
+               f"--output={data}", "--direct_running_mode=in_memory"])
+  job = root / "job"
+  args = [f"--data={data}", f"--job-dir={job}", "--image_size=48", "--batch_size=8",
+          "--width=8", "--embedding_dim=16", "--projection_dim=16", "--max_steps=3",
+          "--probe_steps=50"]
+  task.main(args + ["--mode=pretrain"])
+  return {"data": data, "job": job, "args": args, "sample": sample}
+
+
+def _rows(probe):
+  return {r["name"]: r for r in probe["rows"]}
+
+
+def test_probe_from_tfrecords_has_baselines_retrieval_and_a_report(trained):
+  results = task.main(trained["args"] + ["--mode=probe"])["probe"]
+  probe = results["probe"]
+  rows = _rows(probe)
+  assert set(rows) == {"majority class", "pretrained encoder", "random-init encoder"}
+  assert probe["class_names"] == sorted(sample_images.CONTENT_CLASSES)
+  assert probe["n_test"] > 0 and probe["n_train"] > 0
+  for r in rows.values():
+    assert 0.0 <= r["linear"]["balanced_accuracy"] <= 1.0
+    assert np.array(r["linear"]["confusion"]).sum() == probe["n_test"]
+  assert rows["majority class"]["linear"]["balanced_accuracy"] == pytest.approx(
+      1 / len(probe["class_names"]), abs=0.2)
+  kinds = {(r["encoder"], r["representation"]) for r in probe["retrieval"]}
+  assert ("pretrained encoder", "embedding") in kinds and ("chance", "-") in kinds
+  assert "content-disjoint" in probe["note"] or "held out" in probe["note"]
+  saved = json.loads((trained["job"] / "probe.json").read_text())
+  assert _rows(saved["probe"]).keys() == rows.keys()
+  html = (trained["job"] / "report.html").read_text()
+  assert "majority class" in html and html.count("data:image/png;base64,") >= 3
+
+
+def test_probe_on_style_labels(trained):
+  results = task.main(trained["args"] + ["--mode=probe", "--probe_label=style",
+                                         "--no-report"])["probe"]["probe"]
+  meta = json.loads((trained["data"] / "stylized_metadata.json").read_text())
+  styles = {str(s["style_id"]) for s in meta["vocabularies"]["styles"]}
+  assert set(results["class_names"]) <= styles and len(results["class_names"]) >= 2
+  # Originals have no style: they are not probe samples for a style label.
+  assert results["n_test"] == meta["splits"]["test"]["records"] - \
+      meta["splits"]["test"]["contents"] - results["test_labels_unseen_in_train"]
+
+
+@pytest.mark.parametrize("layout", ["folders", "csv"])
+def test_probe_from_a_labelled_image_folder(trained, tmp_path, layout):
+  source = trained["sample"]["content_dir"]
+  if layout == "csv":
+    import pathlib
+    rows = [f"{p.relative_to(source)},{p.parent.name}"
+            for p in sorted(pathlib.Path(source).rglob("*.jpg"))]
+    (tmp_path / "corrupt.jpg").write_bytes(b"not an image")
+    rows.append(f"{tmp_path / 'corrupt.jpg'},circle")
+    csv_path = pathlib.Path(source) / "labels.csv"
+    csv_path.write_text("path,label\n" + "\n".join(rows) + "\n")
+    source = str(csv_path)
+  job = tmp_path / "job"
+  import shutil
+  shutil.copytree(trained["job"] / "checkpoints", job / "checkpoints")
+  args = [a for a in trained["args"] if not a.startswith("--job-dir")]
+  probe = task.main(args + [f"--job-dir={job}", "--mode=probe", f"--probe_data={source}",
+                            "--no-report"])["probe"]["probe"]
+  assert probe["label_field"] == "folder label"
+  assert probe["n_train"] + probe["n_test"] == 36  # 6 classes x 6 images, no image twice
+  assert probe["retrieval"] == []
+  if layout == "csv":
+    assert len(probe["skipped_images"]) == 1 and "corrupt.jpg" in probe["skipped_images"][0]
