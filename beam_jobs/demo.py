@@ -22,7 +22,8 @@ def main(argv=None):
   p = argparse.ArgumentParser(prog="python -m beam_jobs.demo", description=__doc__)
   p.add_argument("--out", default="out/demo", help="folder for inputs and dataset")
   p.add_argument("--seed", type=int, default=0)
-  p.add_argument("--contents_per_class", type=int, default=16)
+  p.add_argument("--contents_per_class", type=int, default=100)
+  p.add_argument("--image_size", type=int, default=64)
   args, beam_args = p.parse_known_args(argv)
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
   sample = sample_images.write_sample(os.path.join(args.out, "inputs"), seed=args.seed,
@@ -32,7 +33,7 @@ def main(argv=None):
                "--content_labels_from_dirs", "--stylizer=classical",
                "--styles_per_content=3", "--include_original",
                "--holdout_style_fraction=0.3", "--split_fractions=0.6,0.2,0.2",
-               "--image_size=96",
+               f"--image_size={args.image_size}",
                f"--seed={args.seed}", f"--output={dataset}", "--overwrite"] + beam_args)
   print(f"dataset: {os.path.abspath(dataset)}")
   return dataset

@@ -88,3 +88,22 @@ def test_probe_from_a_labelled_image_folder(trained, tmp_path, layout):
   assert probe["retrieval"] == []
   if layout == "csv":
     assert len(probe["skipped_images"]) == 1 and "corrupt.jpg" in probe["skipped_images"][0]
+
+
+def test_comparison_runner_tables_settings_over_three_seeds(trained, tmp_path, capsys):
+  from trainer import compare
+  args = [a for a in trained["args"] if not a.startswith("--job-dir")]
+  result = compare.main([f"--job-dir={tmp_path / 'cmp'}", "--seeds=0,1,2",
+                         "--settings=random-init,style-contrastive"] + args)
+  rows = {r["setting"]: r for r in result["rows"]}
+  assert set(rows) == {"random-init", "style-contrastive"}
+  for r in rows.values():
+    values = r["balanced_accuracy"]["values"]
+    assert len(values) == 3 and all(0 <= v <= 1 for v in values)
+    assert r["balanced_accuracy"]["mean"] == pytest.approx(np.mean(values))
+  # Different seeds really are different runs.
+  assert len(set(rows["style-contrastive"]["knn_accuracy"]["values"])) > 1 or len(
+      set(rows["style-contrastive"]["content_map"]["values"])) > 1
+  out = capsys.readouterr().out
+  assert "style-contrastive" in out and "±" in out
+  assert (tmp_path / "cmp" / "comparison.html").exists()

@@ -56,7 +56,7 @@ class Config:
   probe_train_split: str = "train"
   probe_test_split: str = "test"
   probe_steps: int = 300
-  probe_l2: float = 1e-4
+  probe_l2: float = 1e-2
   knn_k: int = 5
   report: bool = True
   # Distribution and operations.

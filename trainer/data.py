@@ -170,11 +170,12 @@ def augment(img, seed, strong: bool = False):
 
 
 def _pair(views, n, seed, cfg: DataConfig):
-  """Two distinct views of a group (or one view twice, in augment mode)."""
+  """Two distinct views of a group; in augment mode, view 0 twice (the unstylized
+  original when the dataset has one), so positives owe nothing to stylization."""
   s = tf.random.experimental.stateless_split(seed, 4)
   i = tf.random.stateless_uniform([], s[0], 0, n, tf.int32)
   if cfg.pair_mode == "augment":
-    j = i
+    i = j = tf.constant(0)
   else:
     j = (i + tf.random.stateless_uniform([], s[1], 1, n, tf.int32)) % n  # j != i
   img_a, rec_a = decode_view(views[i], cfg.image_size)

@@ -32,7 +32,8 @@ def main(argv=None) -> dict:
       results["probe"] = p = probe.run_probe(cfg, results.get("pretrain"))
       print(probe.summary_table(p["probe"]), flush=True)
       if "report" in p:
-        print(f"report: {p['report']}", flush=True)
+        path = p["report"] if "://" in p["report"] else os.path.abspath(p["report"])
+        print(f"report: {path}", flush=True)
   except data.DataError as e:
     raise SystemExit(f"error: {e}") from None
   return results
