@@ -155,10 +155,6 @@ def _pipeline_options(beam_args: list[str]) -> PipelineOptions:
       beam_args.append("--direct_running_mode=multi_processing")
     if not any(a.startswith("--direct_num_workers") for a in beam_args):
       beam_args.append(f"--direct_num_workers={os.cpu_count() or 1}")
-    if not any(a.startswith("--sdk_harness_log_level_overrides") for a in beam_args):
-      # Keep the console to our progress lines, not the worker harness's chatter.
-      beam_args.append('--sdk_harness_log_level_overrides='
-                       '{"apache_beam": "WARNING", "__main__": "WARNING"}')
   return PipelineOptions(beam_args)
 
 
