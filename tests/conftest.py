@@ -71,3 +71,17 @@ def write_styles(folder: pathlib.Path, n: int, seed: int = 1, size: int = 64) ->
     Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(path)
     paths.append(path)
   return paths
+
+
+def make_stripes_style(palette=((0.9, 0.45, 0.1), (0.35, 0.05, 0.45)), seed: int = 1,
+                       size: int = 256):
+  """Two-colour diagonal stripes (period ~6 px) plus noise: a strong palette and
+  texture, as uint8 HxWx3. At 256x256 HubStylizer's resize is the identity."""
+  import numpy as np
+  rng = np.random.default_rng(seed)
+  y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+  t = 0.5 + 0.5 * np.sin((x + 0.6 * y) * 2 * np.pi / 6.0)
+  a, b = (np.asarray(c, np.float32) for c in palette)
+  img = t[..., None] * a + (1 - t[..., None]) * b
+  img += rng.normal(0.0, 0.06, img.shape).astype(np.float32)
+  return np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)

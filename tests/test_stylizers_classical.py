@@ -10,6 +10,7 @@ from PIL import Image
 
 from pipeline.stylizers import from_spec
 from pipeline.stylizers.classical import ClassicalStylizer
+from tests.conftest import make_stripes_style
 
 
 def make_content(h: int = 128, w: int = 160, seed: int = 0) -> np.ndarray:
@@ -26,14 +27,7 @@ def make_content(h: int = 128, w: int = 160, seed: int = 0) -> np.ndarray:
 
 def make_style(palette=((0.9, 0.45, 0.1), (0.35, 0.05, 0.45)), size: int = 256,
                seed: int = 1) -> np.ndarray:
-  """Two-colour diagonal stripes (period ~6 px) plus noise: a strong palette and texture."""
-  rng = np.random.default_rng(seed)
-  y, x = np.mgrid[0:size, 0:size].astype(np.float32)
-  t = 0.5 + 0.5 * np.sin((x + 0.6 * y) * 2 * np.pi / 6.0)
-  a, b = (np.asarray(c, np.float32) for c in palette)
-  img = t[..., None] * a + (1 - t[..., None]) * b
-  img += rng.normal(0.0, 0.06, img.shape).astype(np.float32)
-  return np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
+  return make_stripes_style(palette, seed, size)
 
 
 def as_float(img: np.ndarray) -> np.ndarray:

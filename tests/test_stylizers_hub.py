@@ -11,6 +11,7 @@ from pipeline.stylizers import DEFAULT_HUB_HANDLE, StylizerConfigError, from_spe
 from pipeline.stylizers.classical import ClassicalStylizer
 from pipeline.stylizers.export import export_hub_savedmodel
 from pipeline.stylizers.hub import HubStylizer
+from tests.conftest import make_stripes_style
 
 
 def make_content(h: int = 96, w: int = 128, seed: int = 0) -> np.ndarray:
@@ -25,14 +26,7 @@ def make_content(h: int = 96, w: int = 128, seed: int = 0) -> np.ndarray:
 
 
 def make_style(palette, seed: int, size: int = 256) -> np.ndarray:
-  """Two-colour stripes plus noise; 256x256 so HubStylizer's resize is the identity."""
-  rng = np.random.default_rng(seed)
-  y, x = np.mgrid[0:size, 0:size].astype(np.float32)
-  t = 0.5 + 0.5 * np.sin((x + 0.6 * y) * 2 * np.pi / 6.0)
-  a, b = (np.asarray(c, np.float32) for c in palette)
-  img = t[..., None] * a + (1 - t[..., None]) * b
-  img += rng.normal(0.0, 0.06, img.shape).astype(np.float32)
-  return np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
+  return make_stripes_style(palette, seed, size)
 
 
 @pytest.fixture(scope="module")

@@ -137,6 +137,18 @@ def _read_json(path: str) -> Any:
     return json.loads(f.read().decode("utf-8"))
 
 
+def _read_json_object(path: str, v) -> dict:
+  """A JSON object from `path`, or {} with a `metadata` problem recorded."""
+  try:
+    obj = _read_json(path)
+    if not isinstance(obj, dict):
+      raise ValueError("not a JSON object")
+    return obj
+  except Exception as e:
+    v.add(path, "metadata", f"unreadable: {e}")
+    return {}
+
+
 def _fill_template(template: str, name: str, split: str, fmt: str, i: int, n: int) -> str:
   for key, value in (("{DATASET}", name), ("{SPLIT}", split), ("{FILEFORMAT}", fmt),
                      ("{SHARD_X_OF_Y}", f"{i:05d}-of-{n:05d}"),
@@ -344,14 +356,7 @@ def validate(dataset_dir: str, *, decode_images: bool = True) -> Report:
   report = Report(dataset_dir=root, decode_images=decode_images)
 
   # What dataset_info.json promises (TFDS reads exactly these files and counts).
-  info: dict = {}
-  try:
-    info = _read_json(info_path)
-    if not isinstance(info, dict):
-      raise ValueError("not a JSON object")
-  except Exception as e:
-    v.add(info_path, "metadata", f"unreadable: {e}")
-    info = {}
+  info = _read_json_object(info_path, v)
   report.dataset_name = name = info.get("name", "")
   if info and info.get("version") != tfds_version():
     v.add(info_path, "schema_version", f"TFDS version {info.get('version')!r}, this "
@@ -442,13 +447,7 @@ def _check_metadata(v: _Validator, root: str, name: str, info_splits: dict) -> N
   if not tf.io.gfile.exists(path):
     v.add(path, "metadata", "missing")
   else:
-    try:
-      meta = _read_json(path)
-      if not isinstance(meta, dict):
-        raise ValueError("not a JSON object")
-    except Exception as e:
-      v.add(path, "metadata", f"unreadable: {e}")
-      meta = {}
+    meta = _read_json_object(path, v)
   if meta:
     if meta.get("schema_version") != SCHEMA_VERSION:
       v.add(path, "schema_version", f"schema_version {meta.get('schema_version')!r}, "

@@ -385,13 +385,18 @@ class ClassicalStylizer(Stylizer):
     if min(contents.shape[1:3]) < 16:
       raise ValueError(f"contents must be at least 16x16, got {contents.shape}")
 
-    def stack(key, dtype=np.float32):
-      return tf.constant(np.stack([np.asarray(s[key], dtype) for s in states]))
+    def one(state, key):
+      return tf.constant(np.asarray(state[key], np.float32)[None])
 
-    out = render_tf(tf.constant(contents), stack("mean"), stack("cov"),
-                    stack("band_std"), stack("tile"),
-                    tf.constant(np.asarray(strengths, np.float32)))
-    return out.numpy()
+    # One image per call: batched covariance/eigh results depend on the batch's other
+    # members (~5e-7, enough to flip 8-bit rounding), and Beam's batches vary from run
+    # to run. Per image, a view's pixels depend only on that view: reruns are
+    # byte-identical.
+    return np.concatenate([
+        render_tf(tf.constant(contents[i:i + 1]), one(st, "mean"), one(st, "cov"),
+                  one(st, "band_std"), one(st, "tile"),
+                  tf.constant([float(strength)], tf.float32)).numpy()
+        for i, (st, strength) in enumerate(zip(states, strengths))])
 
   def stylize_tf(self, content: tf.Tensor, style: tf.Tensor, strength=1.0) -> tf.Tensor:
     """Pure-TF path for `export.export_hub_savedmodel`."""

@@ -1,0 +1,404 @@
+"""The stylize job under hostile input and faults: every input is written or
+dead-lettered with its reason, a failing stylizer loses only what it must, a dying
+worker never leaves partial output, and manifest values and file names stay data."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import tfrecords_schema as schema
+from beam_jobs import stylize
+from beam_jobs import transforms as T
+from pipeline.stylizers.classical import ClassicalStylizer
+from tests.bad_inputs import EXIF_NAME, UNICODE_NAME, WRITTEN, write_corpus
+from tests.conftest import ROOT, write_photos, write_styles
+from tests.test_stylize_job import IN_MEMORY, check_dataset, read_dataset, shard_bytes
+
+K = 2
+
+
+@dataclasses.dataclass
+class Finished:
+  pid: int
+  returncode: int
+  stdout: str
+  stderr: str
+  max_rss: int  # bytes, the job process and the children it reaped
+
+
+def run_job(args: list[str], *, timeout: float, env: dict | None = None) -> Finished:
+  """The job as `python -m beam_jobs.stylize` in its own session.
+
+  wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would mix in every earlier
+  child of pytest), and on timeout the whole session is killed, so a hang fails the
+  test instead of stalling CI or leaking Beam workers.
+  """
+  with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    proc = subprocess.Popen([sys.executable, "-m", "beam_jobs.stylize", *args], cwd=ROOT,
+                            env=env, stdout=out, stderr=err, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while True:
+      pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+      if pid:
+        break
+      if time.monotonic() > deadline:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        err.seek(0)
+        pytest.fail(f"the job hung for {timeout}s (killed); stderr tail:\n"
+                    + err.read().decode(errors="replace")[-3000:])
+      time.sleep(0.2)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    out.seek(0), err.seek(0)
+    return Finished(proc.pid, proc.returncode, out.read().decode(errors="replace"),
+                    err.read().decode(errors="replace"), usage.ru_maxrss * 1024)
+
+
+def dead_letters(out: pathlib.Path) -> list[dict]:
+  return [json.loads(line) for line in
+          (out / schema.DEAD_LETTER_FILENAME).read_text(encoding="utf-8").splitlines()]
+
+
+def name(uri: str) -> str:
+  return pathlib.PurePosixPath(uri).name
+
+
+def rgb(rec: dict) -> np.ndarray:
+  """A record's image decoded by Pillow: also proves the stored image is plain RGB."""
+  im = Image.open(io.BytesIO(rec["image"]))
+  assert im.mode == "RGB", (rec["content_uri"], im.mode)
+  return np.asarray(im, np.float32)
+
+
+# --- 1. the bad-input corpus --------------------------------------------------------
+
+CORPUS_FLAGS = ["--styles_per_content=2", "--include_original", "--resize_policy=stretch",
+                "--image_size=64", "--seed=7"] + IN_MEMORY
+
+
+@pytest.fixture(scope="module")
+def corpus_run(tmp_path_factory):
+  """The corpus as contents, run once as a subprocess: exit code, RSS and output."""
+  root = tmp_path_factory.mktemp("corpus_run")
+  expected = write_corpus(root / "corpus")
+  write_styles(root / "styles", 3)
+  args = [f"--content={root / 'corpus'}", f"--styles={root / 'styles'}"] + CORPUS_FLAGS
+  done = run_job(args + [f"--output={root / 'out'}"], timeout=600)
+  assert done.returncode == 0, done.stderr[-3000:]
+  return root, args, expected, done
+
+
+@pytest.mark.slow
+def test_corpus_as_contents_every_file_written_or_dead_lettered(corpus_run):
+  root, _, expected, done = corpus_run
+  out, corpus = root / "out", root / "corpus"
+  written = {f for f, o in expected.items() if o == WRITTEN}
+  bad = {f: o for f, o in expected.items() if o != WRITTEN}
+  assert f"{len(bad)} inputs dead-lettered" in done.stdout
+  records, by_content, meta = check_dataset(out, len(written), K, original=True)
+  dead = dead_letters(out)
+  assert {name(d["uri"]): d["reason"] for d in dead} == bad
+  assert len(dead) == len(bad)
+  assert all(d["stage"] == "content" and d["message"] for d in dead)
+  assert {name(r["content_uri"]) for r in records} == written
+  # Accounting: every listed file is exactly one of written or dead-lettered.
+  uris_written = {r["content_uri"] for r in records}
+  uris_dead = {d["uri"] for d in dead}
+  assert not uris_written & uris_dead
+  assert len(uris_written | uris_dead) == len(expected) == meta["inputs"]["contents_listed"]
+  # Spaces and non-ASCII letters survive listing and records byte for byte.
+  assert str(corpus / UNICODE_NAME) in uris_written
+  for r in records:  # every view (grey, 16-bit, CMYK, alpha, GIF too) is 64x64 RGB
+    assert rgb(r).shape == (64, 64, 3)
+  # EXIF Orientation=6 applied: red on top, blue at the bottom of the original view.
+  exif = [r for r in records if r["is_original"] and name(r["content_uri"]) == EXIF_NAME]
+  img = rgb(exif[0])
+  top, bottom = img[:24].reshape(-1, 3).mean(0), img[40:].reshape(-1, 3).mean(0)
+  assert top[0] > 200 and top[2] < 60, top
+  assert bottom[2] > 200 and bottom[0] < 60, bottom
+
+
+@pytest.mark.slow
+def test_bomb_refused_in_the_job_with_small_peak_memory(corpus_run):
+  root, _, expected, done = corpus_run
+  bombs = [f for f, o in expected.items() if o == "decompression_bomb"]
+  reasons = {name(d["uri"]): d["reason"] for d in dead_letters(root / "out")}
+  assert bombs and all(reasons[f] == "decompression_bomb" for f in bombs)
+  # Decoding 20000x20000 would need >= 1.2 GB for the RGB array alone, on top of the
+  # ~1 GB that TF + Beam take; a refusal from the header keeps the job well below.
+  assert done.max_rss < 2 * 2**30, f"peak RSS {done.max_rss / 2**30:.2f} GiB"
+
+
+@pytest.mark.slow
+def test_corpus_same_seed_same_shards_and_dead_letters(corpus_run, tmp_path):
+  root, args, _, _ = corpus_run
+  stylize.run(args + [f"--output={tmp_path / 'again'}"])
+  assert ((tmp_path / "again" / schema.DEAD_LETTER_FILENAME).read_bytes()
+          == (root / "out" / schema.DEAD_LETTER_FILENAME).read_bytes())
+  a, b = shard_bytes(tmp_path / "again"), shard_bytes(root / "out")
+  assert a.keys() == b.keys()
+  differ = sorted(k for k in a if a[k] != b[k])
+  # Batched classical renders once differed by ~5e-7 with the batch's other members,
+  # and RunInference's batches vary run to run; each view is now rendered alone.
+  assert not differ, f"shards {differ} differ between same-seed runs"
+
+
+def test_corpus_as_styles_bad_ones_dead_lettered_good_ones_used(tmp_path):
+  expected = write_corpus(tmp_path / "styles")
+  write_photos(tmp_path / "content", 5)
+  out = tmp_path / "out"
+  result = stylize.run([f"--content={tmp_path / 'content'}",
+                        f"--styles={tmp_path / 'styles'}", f"--styles_per_content={K}",
+                        "--split_fractions=1,0,0", "--image_size=32", f"--output={out}"]
+                       + IN_MEMORY)
+  written = {f for f, o in expected.items() if o == WRITTEN}
+  bad = {f: o for f, o in expected.items() if o != WRITTEN}
+  records, _, _ = check_dataset(out, 5, K, original=False)  # K distinct styles each
+  dead = dead_letters(out)
+  assert {name(d["uri"]): d["reason"] for d in dead} == bad
+  assert all(d["stage"] == "style" for d in dead)
+  # 5 contents x K=2 = 10 views dealt round-robin over 8 usable styles: all are used.
+  used = {r["style_uri"] for r in records}
+  assert {name(u) for u in used} == written
+  assert str(tmp_path / "styles" / UNICODE_NAME) in used
+  assert not used & {d["uri"] for d in dead}
+  assert len(used) + len(dead) == len(expected)
+  c = result.summary["counters"]
+  assert c["style_step_calls"] == len(written) and c["styles_failed"] == len(bad)
+
+
+# --- 2. faults --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_inputs(tmp_path_factory):
+  root = tmp_path_factory.mktemp("small")
+  write_photos(root / "content", 6, seed=3)
+  write_styles(root / "styles", 3)
+  return root
+
+
+def test_batch_that_raises_once_is_retried_and_nothing_is_lost(
+    tmp_path, small_inputs, monkeypatch):
+  calls = []
+  original = ClassicalStylizer.content_step
+
+  def flaky(self, contents, states, strengths):
+    calls.append(len(contents))
+    if len(calls) == 2:  # the 2nd call is always a whole batch: the 1st one succeeded
+      raise RuntimeError("injected")
+    return original(self, contents, states, strengths)
+
+  monkeypatch.setattr(ClassicalStylizer, "content_step", flaky)
+  out = tmp_path / "out"
+  result = stylize.run([f"--content={small_inputs / 'content'}",
+                        f"--styles={small_inputs / 'styles'}", f"--styles_per_content={K}",
+                        "--batch_size=2", "--image_size=32", f"--output={out}"] + IN_MEMORY)
+  assert len(calls) >= 3  # the failed batch was followed by more calls (its retries)
+  assert result.summary["counters"]["batches_retried"] >= 1
+  assert result.summary["dead_letters"] == 0 and dead_letters(out) == []
+  records = read_dataset(out)
+  assert sorted((r["content_id"], r["view_index"]) for r in records) == sorted(
+      (cid, v) for cid in {r["content_id"] for r in records} for v in range(1, K + 1))
+  assert len(records) == 6 * K
+
+
+def test_element_that_always_fails_loses_only_its_own_views(
+    tmp_path, small_inputs, monkeypatch):
+  content = tmp_path / "content"
+  write_photos(content, 5, seed=3)
+  magenta = content / "magenta.png"
+  Image.new("RGB", (128, 96), (255, 0, 255)).save(magenta)
+  original = ClassicalStylizer.content_step
+
+  def allergic(self, contents, states, strengths):
+    means = np.asarray(contents).mean(axis=(1, 2))
+    if ((means[:, 0] > 0.9) & (means[:, 1] < 0.1) & (means[:, 2] > 0.9)).any():
+      raise RuntimeError("magenta (injected)")
+    return original(self, contents, states, strengths)
+
+  monkeypatch.setattr(ClassicalStylizer, "content_step", allergic)
+  out = tmp_path / "out"
+  result = stylize.run([f"--content={content}", f"--styles={small_inputs / 'styles'}",
+                        f"--styles_per_content={K}", "--batch_size=4", "--image_size=32",
+                        f"--output={out}"] + IN_MEMORY)
+  dead = dead_letters(out)
+  assert len(dead) == K
+  assert {d["uri"] for d in dead} == {str(magenta)}
+  assert all(d["stage"] == "stylize" and d["reason"] == "stylize_failed"
+             and "magenta (injected)" in d["message"] for d in dead)
+  assert sorted(d["view_index"] for d in dead) == list(range(1, K + 1))
+  assert len({d["style_uri"] for d in dead}) == K
+  records = read_dataset(out)
+  assert len(records) == 5 * K and str(magenta) not in {r["content_uri"] for r in records}
+  assert len({r["content_uri"] for r in records} | {d["uri"] for d in dead}) == 6
+  c = result.summary["counters"]
+  assert c["views_failed"] == K and c["batches_retried"] >= 1
+
+
+# Put on PYTHONPATH as sitecustomize.py, so it runs in the job and in every worker Beam
+# starts (workers inherit the environment); a monkeypatch cannot cross processes.
+_WORKER_KILLER = '''\
+"""Test-only: the first process to run a content step while $CRASH_MARKER exists dies
+the way an OOM-killed worker does: at once, with no cleanup."""
+import importlib.abc, importlib.util, os, sys
+
+
+class _Patch(importlib.abc.MetaPathFinder):
+  def find_spec(self, name, path, target=None):
+    if name != "pipeline.stylizers.classical":
+      return None
+    sys.meta_path.remove(self)
+    spec = importlib.util.find_spec(name)
+    load = spec.loader.exec_module
+
+    def exec_module(module):
+      load(module)
+      with open(os.environ["CRASH_PIDS"], "a") as f:
+        f.write(f"{os.getpid()}\\n")
+      original = module.ClassicalStylizer.content_step
+
+      def content_step(self, *args, **kwargs):
+        try:
+          os.unlink(os.environ["CRASH_MARKER"])  # atomic: exactly one process dies
+        except FileNotFoundError:
+          return original(self, *args, **kwargs)
+        print(f"injected worker death in pid {os.getpid()}", file=sys.stderr, flush=True)
+        os._exit(1)
+
+      module.ClassicalStylizer.content_step = content_step
+
+    spec.loader.exec_module = exec_module
+    return spec
+
+
+if os.environ.get("CRASH_MARKER"):
+  sys.meta_path.insert(0, _Patch())
+'''
+
+
+def _alive_workers(pids: list[int]) -> list[int]:
+  alive = []
+  for pid in pids:
+    try:
+      cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+      state = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+      continue
+    if b"sdk_worker_main" in cmdline and state != "Z":
+      alive.append(pid)
+  return alive
+
+
+@pytest.mark.slow
+def test_worker_death_fails_the_job_cleanly_with_no_partial_output(tmp_path, small_inputs):
+  """The local FnApiRunner does not retry a bundle whose worker died, so the job fails.
+
+  That is the right outcome: the lost bundle's views would otherwise be missing from
+  both the records and the dead letters. Failing leaves nothing behind, and a rerun
+  (deterministic) writes the complete dataset; Dataflow retries bundles itself.
+  """
+  hook = tmp_path / "hook"
+  hook.mkdir()
+  (hook / "sitecustomize.py").write_text(_WORKER_KILLER)
+  marker, pids = tmp_path / "kill-one-worker", tmp_path / "pids"
+  marker.touch()
+  env = dict(os.environ, CRASH_MARKER=str(marker), CRASH_PIDS=str(pids),
+             PYTHONPATH=os.pathsep.join(filter(None, [str(hook),
+                                                      os.environ.get("PYTHONPATH")])))
+  out = tmp_path / "out"
+  done = run_job([f"--content={small_inputs / 'content'}",
+                  f"--styles={small_inputs / 'styles'}", f"--styles_per_content={K}",
+                  "--image_size=32", "--direct_num_workers=2", f"--output={out}"],
+                 timeout=300, env=env)  # the default runner: multi-processing
+  killed = re.findall(r"injected worker death in pid (\d+)", done.stderr)
+  assert len(killed) == 1 and int(killed[0]) != done.pid, done.stderr[-3000:]
+  assert not marker.exists()
+  assert done.returncode != 0, done.stdout[-2000:]
+  # What the user reads: Beam's two errors, the dead worker first, then the driver's.
+  assert "RuntimeError: Worker subprocess exited with return code 1" in done.stderr
+  assert "RuntimeError: Channel closed prematurely." in done.stderr
+  assert "wrote" not in done.stdout
+  assert not out.exists()
+  assert not list(tmp_path.glob("out.incomplete-*"))  # staging removed too
+  workers = [int(p) for p in pids.read_text().split()]
+  deadline = time.monotonic() + 30
+  while _alive_workers(workers) and time.monotonic() < deadline:
+    time.sleep(0.5)
+  assert not _alive_workers(workers), "the surviving worker outlived the job"
+
+
+# --- 4. input safety --------------------------------------------------------------
+
+PAYLOADS = ["__import__('os').system('touch PWNED')", "{{7*7}}", "=cmd|' /C calc'!A0",
+            "$(touch PWNED)", "`touch PWNED`", "tflite:../models/evil",
+            "hub:https://example.invalid/model", 'a, "quoted"\ntwo-line title']
+
+
+def test_manifest_values_and_file_names_are_data_only(tmp_path, monkeypatch):
+  styles = tmp_path / "styles"
+  paths = write_styles(styles, 3)
+  paths[2].rename(styles / "hub:style.png")  # a style path that looks like a model spec
+  rows = [
+      {"path": "style_00.png", "artist": PAYLOADS[0], "style": PAYLOADS[1],
+       "genre": PAYLOADS[2], "title": PAYLOADS[3]},
+      {"path": "style_01.png", "artist": PAYLOADS[3], "style": PAYLOADS[5],
+       "genre": PAYLOADS[6], "title": PAYLOADS[4]},
+      {"path": "hub:style.png", "artist": PAYLOADS[2], "style": "classical",
+       "genre": PAYLOADS[1], "title": PAYLOADS[7]},
+  ]
+  with open(styles / "manifest.csv", "w", newline="", encoding="utf-8") as f:
+    w = csv.DictWriter(f, ["path", "artist", "style", "genre", "title"])
+    w.writeheader()
+    w.writerows(rows)
+  content = tmp_path / "content"
+  photos = write_photos(content, 3)
+  photos[0].rename(content / "tflite:..")  # content file names that look like specs
+  photos[1].rename(content / "hub:magenta.jpg")
+
+  specs = []
+  real_from_spec = stylize.from_spec
+
+  def spy(spec):
+    specs.append(spec)
+    return real_from_spec(spec)
+
+  monkeypatch.setattr(stylize, "from_spec", spy)
+  monkeypatch.setattr(T, "from_spec", spy)
+  monkeypatch.setattr(T, "_STYLIZERS", {})  # so the workers build their stylizer anew
+  monkeypatch.chdir(tmp_path)  # a relative `touch PWNED` would land here
+  out = tmp_path / "out"
+  stylize.run([f"--content={content}", f"--styles={styles / 'manifest.csv'}",
+               f"--styles_per_content={K}", "--split_fractions=1,0,0", "--image_size=32",
+               f"--output={out}"] + IN_MEMORY)
+  assert len(specs) >= 2 and set(specs) == {"classical"}  # launch and workers
+  records = read_dataset(out)
+  assert len(records) == 3 * K and dead_letters(out) == []
+  assert {r["stylizer"] for r in records} == {"classical"}
+  want = {str(styles / row["path"]): (row["artist"], row["style"], row["genre"],
+                                      row["title"]) for row in rows}
+  got = {r["style_uri"]: (r["style_artist"], r["style_name"], r["style_genre"],
+                          r["style_title"]) for r in records}
+  assert got == want  # verbatim: not evaluated, templated, shell-expanded or trimmed
+  assert {name(r["content_uri"]) for r in records} == {
+      "tflite:..", "hub:magenta.jpg", "photo_002.jpg"}
+  meta = json.loads((out / schema.METADATA_FILENAME).read_text())
+  assert meta["stylizer"]["spec"] == "classical"
+  assert set(meta["vocabularies"]["artists"]) == {r["artist"] for r in rows}
+  pwned = [p for p in tmp_path.rglob("*") if "PWNED" in p.name]
+  assert not pwned and not (ROOT / "PWNED").exists()
