@@ -418,8 +418,11 @@ def run(argv=None, test_pipeline=None):
     result = p.run()
     result.wait_until_finish()
     summary = _finish(prep, result, argv)
-  except BaseException:
+  except BaseException as e:
     out.delete_tree(prep.staging)  # no partial output, ever
+    logging.error("the job failed (%s: %s); nothing was written to %s and its staging "
+                  "folder was removed; rerun the same command to rebuild it whole",
+                  type(e).__name__, str(e).splitlines()[0] if str(e) else "", args.output)
     raise
   result.summary = summary
   c, splits = summary["counters"], summary["splits"]
