@@ -7,16 +7,24 @@
    resized (256x256, centre crop, as the job does) before the clock starts; then one
    style_step per distinct style and one content_step per planned view (the job's own
    plan, so the very same N*K (content, style) pairs). Thread count: the fastest of a
-   short calibration, so the bare figure is the model's best single process here.
+   short interleaved calibration, so the bare figure is the model's best single
+   process here.
 2. Job: `beam_jobs.stylize.run` over the same folders, default local runner (one worker
    process per core), timed from the call to its return: Beam start-up, worker imports,
-   model loads, decode, encode, shard writing and finalize all count.
+   model loads, decode, encode, shard writing and finalize all count. It runs first, so
+   the launcher pays its own TensorFlow import as a real run does.
 3. ratio = job views/s / bare images/s (target >= 0.8), and the job's style_step_calls
    against the distinct styles (target: equal, each style's step computed once).
 
-Other people's processes on a shared machine distort both figures, so CPU used outside
-this process tree is measured per phase and reported (and awaited with --wait_quiet).
-Needs ../shared (real model and photos); exits with a message when it is absent.
+Also printed: the job's counters, RunInference's own metrics, wall time per fused Beam
+stage (from the runner's bundle log), and CPU seconds per image in both phases.
+
+Other people's processes on a shared machine distort both figures, and not alike: the
+multi-threaded bare process loses more to them than the job's single-threaded workers,
+so a busy machine flatters the ratio. CPU used outside this process tree is measured
+per phase and reported; --wait_quiet waits for a quiet machine, and `setsid ...
+--nice -10` (root) gives the benchmark the CPUs when others keep them busy.
+Needs ../shared (real model and photos); without it, says so and exits 0.
 """
 
 from __future__ import annotations
@@ -116,7 +124,8 @@ class CpuMonitor:
 
   @staticmethod
   def _machine_busy() -> int:
-    fields = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
+    with open("/proc/stat") as f:
+      fields = [int(x) for x in f.readline().split()[1:9]]
     return sum(fields) - fields[3] - fields[4]  # minus idle and iowait
 
   def _tree_ticks(self) -> None:
@@ -628,6 +637,11 @@ def main(argv=None) -> None:
     with captured_logs(log_path) as logs:
       bare, job = measure(args, defaults, tmp, monitor, load, logs)
     verdict = report(args, bare, job, load)
+  except BaseException:
+    if not (args.keep or args.log) and log_path.exists():  # Beam's errors are in it
+      log_path = pathlib.Path(shutil.copy(log_path, f"{tmp}.log"))
+      note(f"failed; the job's and workers' logs are in {log_path}")
+    raise
   finally:
     monitor.stop()
     if args.keep or args.log:

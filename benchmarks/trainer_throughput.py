@@ -525,13 +525,15 @@ def same_groups(files, max_views: int) -> bool:
 
 
 def stage_costs(dcfg, load: Load, variants: dict, pairs: int = 512,
-                repeats: int = 3) -> tuple:
+                repeats: int = 5) -> tuple:
   """CPU ms per pair of each input stage, each run sequentially (one map, no overlap).
 
   Grouping is timed on the shards; the per-pair rows are cumulative maps over groups
-  held in memory, each row's cost its difference from the row before. Then the whole
-  per-pair map (_pair) as the trainer has it and with each fix. Also checks that each
-  fix yields the trainer's pairs (identical, or the mean |difference| of the views).
+  held in memory, each row's cost its difference from the row before; then the whole
+  per-pair map as the trainer has it and with each fix. All are timed round-robin,
+  `repeats` times, least CPU kept: others' load only ever adds (shared caches and
+  cores), and round-robin spreads it over every row alike. Also checks that each fix
+  yields the trainer's pairs (identical, or the mean |difference| of the views).
   """
   import numpy as np
   import tensorflow as tf
@@ -539,28 +541,20 @@ def stage_costs(dcfg, load: Load, variants: dict, pairs: int = 512,
   files = data_lib.resolve_files(dcfg.data, dcfg.split)
   max_views = data_lib.views_per_content(dcfg)
   size = dcfg.image_size
+  opts = tf.data.Options()  # no injected prefetch: an idle iterator must not compute
+  opts.autotune.enabled = False
+  opts.experimental_optimization.inject_prefetch = False
+  timed = []  # (name, iterator, items per element)
 
-  def cpu_ms(ds, items: int = pairs, batched: bool = False) -> float:
-    """Least of `repeats` runs: others' load only ever adds (cache, hyperthreads)."""
-    it = iter(ds if batched else ds.batch(32))
+  def add(name, ds, batched=False, per_item=1):
+    it = iter((ds if batched else ds.batch(32)).with_options(opts))
     next(it)
-    runs = []
-    for _ in range(repeats):
-      m = load.mark()
-      for _ in range(items // 32):
-        next(it)
-      f = load.since(m)
-      runs.append(1e3 * f["our_cores"] * f["wall_s"] / (items // 32 * 32))
-    return min(runs)
+    timed.append((name, it, per_item))
 
-  rows = []
   read = tf.data.TFRecordDataset(files).repeat()
-  rows.append((f"read {max_views} records", max_views * cpu_ms(
-      read.map(tf.strings.length), pairs * max_views)))
-  rows.append(("read + group_views (scan)", cpu_ms(ORIGINAL["group_views"](read,
-                                                                          max_views))))
-  rows.append(("read + blocked grouping [fix]", cpu_ms(group_views_blocked(read,
-                                                                           max_views))))
+  add(f"read {max_views} records", read.map(tf.strings.length), per_item=max_views)
+  add("read + group_views (scan)", ORIGINAL["group_views"](read, max_views))
+  add("read + blocked grouping [fix]", group_views_blocked(read, max_views))
   held = (ORIGINAL["group_views"](tf.data.TFRecordDataset(files), max_views)
           .filter(lambda v, n: n >= 2).take(256).cache())
   for _ in held:
@@ -594,11 +588,8 @@ def stage_costs(dcfg, load: Load, variants: dict, pairs: int = 512,
           data_lib.augment(decode(a, size)[0], s[2]),
           data_lib.augment(decode(b, size)[0], s[3]))),
   ]
-  prev = 0.0
   for name, fn in cumulative:
-    cost = cpu_ms(held.map(lambda i, g, fn=fn: fn(*picked(i, g))))
-    rows.append((name, cost - prev))
-    prev = cost
+    add(name, held.map(lambda i, g, fn=fn: fn(*picked(i, g))))
 
   from trainer import data as module
 
@@ -608,7 +599,7 @@ def stage_costs(dcfg, load: Load, variants: dict, pairs: int = 512,
       return held.map(lambda i, g: pair(g[0], g[1], seed(i), dcfg))
 
   base = pair_map({})
-  rows.append(("_pair as the trainer has it", cpu_ms(base)))
+  add("_pair as the trainer has it", base)
   checks = {"blocked_grouping": "identical groups" if same_groups(files, max_views)
             else "DIFFERENT groups"}
   ref = next(iter(base.batch(32)))
@@ -617,13 +608,12 @@ def stage_costs(dcfg, load: Load, variants: dict, pairs: int = 512,
       make = attrs["make_pair_dataset"]
       ds = held.map(lambda i, g: make.pair_raw(g[0], g[1], seed(i), dcfg)).batch(32).map(
           lambda x: make.augment_batch(x, size))
-      rows.append((f"per-pair map + per-batch augment [{name}]",
-                   cpu_ms(ds, batched=True)))
+      add(f"per-pair map + per-batch augment [{name}]", ds, batched=True)
       got = next(iter(ds))
       diff = None  # other crops (drawn per batch): only the non-image fields compare
     elif "_pair" in attrs or "decode_view" in attrs:
       ds = pair_map(attrs)
-      rows.append((f"_pair [{name}]", cpu_ms(ds)))
+      add(f"_pair [{name}]", ds)
       got = next(iter(ds.batch(32)))
       diff = max(float(np.mean(np.abs(got[k] - ref[k]))) for k in ("view_a", "view_b"))
     else:
@@ -635,6 +625,24 @@ def stage_costs(dcfg, load: Load, variants: dict, pairs: int = 512,
     checks[name] = ((f"views mean |diff| {diff:.4f}, " if diff is not None else "") +
                     f"views shape/dtype/range {'ok' if views_ok else 'WRONG'}, "
                     f"ids/styles/labels {'identical' if same_ids else 'DIFFERENT'}")
+
+  least = {name: float("inf") for name, _, _ in timed}
+  for _ in range(repeats):
+    for name, it, per_item in timed:
+      m = load.mark()
+      for _ in range(pairs // 32):
+        next(it)
+      f = load.since(m)
+      ms = 1e3 * f["our_cores"] * f["wall_s"] * per_item / (pairs // 32 * 32)
+      least[name] = min(least[name], ms)
+  rows, prev = [], 0.0
+  cumulative_names = {name for name, _ in cumulative}
+  for name, _, _ in timed:
+    if name in cumulative_names:  # a stage's own cost: the difference
+      rows.append((name, least[name] - prev))
+      prev = least[name]
+    else:
+      rows.append((name, least[name]))
   return rows, checks
 
 
