@@ -1,4 +1,4 @@
-"""Stylize throughput: the bare model vs the whole Beam job, on the same images, in one run.
+"""Stylize throughput: bare model vs the whole Beam job, same images, one run.
 
     .venv/bin/python benchmarks/stylize_throughput.py [--contents N --styles S --k K
         --stylizer SPEC --workers W --batch_size B --job_threads T --json PATH]
@@ -64,8 +64,10 @@ def parse_args(argv=None):
   p.add_argument("--contents", type=int, default=128, metavar="N",
                  help="content photos (default 128: 256 views, a ~55 s bare run on "
                       "2 cores, long enough to amortise the job's ~20 s of fixed cost)")
-  p.add_argument("--styles", type=int, default=8, metavar="S", help="paintings (default 8)")
-  p.add_argument("--k", type=int, default=2, metavar="K", help="styles per content (default 2)")
+  p.add_argument("--styles", type=int, default=8, metavar="S",
+                 help="paintings (default 8)")
+  p.add_argument("--k", type=int, default=2, metavar="K",
+                 help="styles per content (default 2)")
   p.add_argument("--stylizer", default=f"tflite:{MODEL_DIR}",
                  help="stylizer spec (default: the real TF Lite model in ../shared)")
   p.add_argument("--workers", type=int, default=0, metavar="W",
@@ -80,9 +82,9 @@ def parse_args(argv=None):
                  help="threads of the bare run (default 0: calibrate 1..2*cores)")
   p.add_argument("--calibrate_views", type=int, default=8,
                  help="views timed per thread count when calibrating (default 8)")
-  p.add_argument("--wait_quiet", type=float, default=30.0, metavar="SECONDS",
+  p.add_argument("--wait_quiet", type=float, default=10.0, metavar="SECONDS",
                  help="before each phase wait up to this long for other processes to "
-                      "leave the CPUs idle (default 30; 0: do not wait)")
+                      "leave the CPUs idle (default 10; 0: do not wait)")
   p.add_argument("--top_stages", type=int, default=5,
                  help="show the N slowest Beam stages of the job (default 5)")
   p.add_argument("--nice", type=int, default=0,
@@ -178,14 +180,19 @@ class CpuMonitor:
 
   def wait_quiet(self, timeout: float, label: str, limit: float = 0.15) -> float:
     """Waits (up to timeout) until others use < `limit` cores over 2 s. Returns load."""
-    deadline, other = time.time() + timeout, 0.0
+    deadline, other, told = time.time() + timeout, 0.0, False
     while True:
       m = self.mark()
       time.sleep(2.0)
       other = self.since(m)["other_cores"]
       if other < limit or time.time() >= deadline:
         break
-      note(f"  other processes use {other:.2f} cores; waiting before the {label} phase")
+      if not told:
+        note(f"  other processes use {other:.2f} cores; waiting up to {timeout:.0f} s "
+             f"before the {label} phase")
+        told = True
+    if told:
+      note(f"  {'quiet now' if other < limit else f'still {other:.2f} cores; going on'}")
     return other
 
   def stop(self) -> None:
@@ -310,7 +317,8 @@ def bare_run(args, views) -> dict:
   per_view = [_content_step(stylizer, content_px[c], states[s]) for c, s in views]
   t_content, cpu = sum(per_view), time.process_time() - cpu0
   return {"threads": threads if tunable else None,
-          "calibration_images_per_s": {str(k): round(v, 3) for k, v in calibration.items()},
+          "calibration_images_per_s": {str(t): round(v, 3)
+                                       for t, v in calibration.items()},
           "load_s": round(t_load, 2), "style_steps": len(states),
           "style_s": round(t_style, 2), "views": len(views),
           "content_s": round(t_content, 2), "seconds": round(t_style + t_content, 2),
@@ -469,12 +477,13 @@ def _distributions(result) -> dict:
   for d in found["distributions"]:
     v = d.committed or d.attempted
     if v is not None and v.count:
-      out[d.key.metric.name] = {"count": v.count, "sum": v.sum, "min": v.min, "max": v.max}
+      out[d.key.metric.name] = {"count": v.count, "sum": v.sum, "min": v.min,
+                                "max": v.max}
   return out
 
 
-def job_run(args, contents_dir, styles_dir, tmp: pathlib.Path,
-            logs: "_Collect") -> dict:
+def job_run(args, contents_dir, styles_dir, tmp: pathlib.Path, logs: _Collect) -> dict:
+  """One run of the job as a user runs it; wall time plus what explains it."""
   from beam_jobs import stylize
   argv = [f"--content={contents_dir}", f"--styles={styles_dir}",
           f"--output={tmp / 'out'}", f"--stylizer={args.stylizer}",
@@ -496,7 +505,8 @@ def job_run(args, contents_dir, styles_dir, tmp: pathlib.Path,
   stages = stage_times(logs.bundles[first_bundle:], spans.get("_finish_start", t0 + wall))
   loads = [m for m in relayed if 'message: "loaded stylizer' in m]
   threads_seen = sorted({int(t) for m in relayed
-                         for t in re.findall(r'message: "benchmark: .* num_threads=(\d+)', m)})
+                         for t in re.findall(r'message: "benchmark: .*num_threads=(\d+)',
+                                             m)})
   batches = dists.get("inference_batch_latency_micro_secs", {})
   workers = args.workers or os.cpu_count() or 1
   views = counters.get("views_stylized", 0)
@@ -508,7 +518,8 @@ def job_run(args, contents_dir, styles_dir, tmp: pathlib.Path,
   return {"argv": argv, "workers": workers, "job_threads": args.job_threads or None,
           "worker_threads_confirmed": threads_seen, "wall_s": round(wall, 2),
           "launch_s": spans.get("prepare"), "finalize_s": spans.get("_finish"),
-          "pipeline_s": round(wall - spans.get("prepare", 0) - spans.get("_finish", 0), 2),
+          "pipeline_s": round(wall - spans.get("prepare", 0)
+                              - spans.get("_finish", 0), 2),
           "views": views, "views_per_s": round(views / wall, 3), "counters": counters,
           "model_loads_counter": counters.get("model_loads"),
           "model_loads_logged_by_workers": len(loads),
@@ -524,6 +535,7 @@ def job_run(args, contents_dir, styles_dir, tmp: pathlib.Path,
 
 
 def report(args, bare, job, load) -> dict:
+  """Prints the table and the RESULT line; returns the verdict for the JSON."""
   rows = []
   if bare:
     rows += [("bare: threads (best of calibration)", bare["threads"]),
@@ -555,7 +567,9 @@ def report(args, bare, job, load) -> dict:
     rows += [("job counter: model_loads", job["model_loads_counter"] if
               job["model_loads_counter"] is not None else "not reported by Beam"),
              ("job: model loads in workers (log lines)",
-              job["model_loads_logged_by_workers"])]
+              job["model_loads_logged_by_workers"]),
+             ("job: model loads (RunInference's load_model_latency count)",
+              job["run_inference_model_loads"])]
   for phase, figures in load.items():
     rows.append((f"other processes' CPU during {phase} (cores)", figures["other_cores"]))
   ratio = None
@@ -571,8 +585,9 @@ def report(args, bare, job, load) -> dict:
     note(f"{name:<{width}}  {value}")
   busy = [p for p, f in load.items() if f["other_cores"] > 0.15]
   if busy:
-    note(f"WARNING: other processes used the CPUs during {', '.join(busy)}; "
-         "figures are low and the ratio is unreliable. Rerun on a quiet machine.")
+    note(f"WARNING: other processes used the CPUs during {', '.join(busy)}: both figures "
+         "are low, the bare one more (its threads wait for each other when a core is "
+         "taken), so the ratio is overstated. Rerun on a quiet machine.")
   style_steps = job["counters"].get("style_step_calls", 0) if job else None
   note(f"RESULT ratio={'n/a' if ratio is None else f'{ratio:.2f}'} "
        f"(target >= {TARGET_RATIO}) style_steps={style_steps} "
@@ -625,10 +640,12 @@ def main(argv=None) -> None:
   if missing:
     print(f"skipped: needs the project's ../shared data ({', '.join(missing)} absent; "
           "set STYLIZED_SHARED_DIR to point elsewhere)", file=sys.stderr)
-    raise SystemExit(0)  # like the tests: a fresh clone without ../shared is not a failure
-  logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s")
+    raise SystemExit(0)  # as the tests: a clone without ../shared is not a failure
+  logging.basicConfig(level=logging.WARNING,
+                      format="%(asctime)s %(levelname)s %(message)s")
   from beam_jobs import stylize
-  defaults = stylize.build_parser().parse_args(["--content=x", "--styles=x", "--output=x"])
+  defaults = stylize.build_parser().parse_args(
+      ["--content=x", "--styles=x", "--output=x"])
   monitor = CpuMonitor()
   tmp = pathlib.Path(tempfile.mkdtemp(prefix="stylize_bench_"))
   log_path = pathlib.Path(args.log) if args.log else tmp / "job.log"

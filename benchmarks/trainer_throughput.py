@@ -160,7 +160,8 @@ def trainer_config(args, data: str):
 
 
 def make_train_step(cfg, total_steps: int):
-  """pretrain()'s model, optimizer, Objective and step body, verbatim, minus I/O.
+  """pretrain()'s model, optimizer, Objective and step body, verbatim, minus I/O and
+  checkpoints.
 
   pretrain() builds its step as a closure, so it is rebuilt here the same way; keep the
   two in sync. Returns (train_step(iterator) -> parts, strategy).
@@ -193,6 +194,8 @@ def make_train_step(cfg, total_steps: int):
         out_b = {k: v[tf.shape(batch["view_a"])[0]:] for k, v in out.items()}
         total, parts = objective(out_a, out_b, batch)
         scaled = losses.scale_for_replicas(total)
+        if cfg.mixed_precision == "float16":
+          scaled = optimizer.scale_loss(scaled)
       grads = tape.gradient(scaled, variables)
       optimizer.apply_gradients(zip(grads, variables))
       return parts
@@ -346,7 +349,7 @@ def lean_decode_view(serialized, image_size: int, image: bool = True):
   return img, rec
 
 
-def make_crop_pair(original_pair, lean: bool = False):
+def make_crop_pair(original_pair):
   """_pair whose light augmentation decodes only the crop window of the stored JPEG
   (decode_and_crop_jpeg) and resizes once, instead of decode all -> resize to S ->
   crop -> resize to S. The crop is augment()'s, drawn with the same seeds in S-pixel
@@ -355,8 +358,7 @@ def make_crop_pair(original_pair, lean: bool = False):
   from trainer import data as data_lib
 
   def view(serialized, seed, size):
-    rec = (lean_decode_view(serialized, size, image=False) if lean
-           else data_lib.schema.parse_example(serialized))
+    rec = data_lib.schema.parse_example(serialized)
     s = tf.random.experimental.stateless_split(seed, 6)
     scale = tf.random.stateless_uniform([], s[0], 0.6, 1.0)
     side = tf.cast(tf.round(tf.sqrt(scale) * size), tf.int32)
@@ -695,7 +697,8 @@ def main(argv=None) -> dict:
   dcfg = train.data_config(cfg)
   spe = train.steps_per_epoch(cfg, dcfg)
   note(f"data {data}: {spe} batches of {cfg.batch_size} per epoch; {cfg.backbone}, "
-       f"{cfg.image_size} px, loss {cfg.loss}; {os.cpu_count()} CPUs, TF {tf.__version__}")
+       f"{cfg.image_size} px, loss {cfg.loss}; {os.cpu_count()} CPUs, "
+       f"TF {tf.__version__}")
   load = Load()
   bench = Bench(args, cfg, dcfg, load)
   res = measure(bench, args.repeats)
