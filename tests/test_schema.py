@@ -40,6 +40,30 @@ def test_tf_parser_agrees_with_python_decoder():
   assert np.isclose(parsed["style_strength"].numpy(), 0.75)
 
 
+def test_tf_free_example_classes_match_tensorflows_wire_format():
+  data = schema.encode_example(_record())
+  theirs = tf.train.Example.FromString(data)
+  assert theirs.SerializeToString(deterministic=True) == data  # TF re-encodes identically
+  assert theirs.features.feature["style_strength"].float_list.value == [0.75]
+  assert theirs.features.feature["content_label_ids"].int64_list.value == [1, 18]
+  # And the reverse: a record TF wrote decodes with the TF-free classes.
+  theirs.features.feature["view_index"].int64_list.value[:] = [7]
+  assert schema.decode_example(theirs.SerializeToString())["view_index"] == 7
+
+
+def test_encoding_and_decoding_do_not_import_tensorflow(tmp_path):
+  """The job's workers and launcher encode/decode records; neither should pay TF's start-up."""
+  import subprocess
+  import sys
+  code = ("import sys, tfrecords_schema as s; "
+          "r = s.decode_example(s.encode_example(" + repr(_record()) + ")); "
+          "assert r['view_index'] == 2; "
+          "print('tensorflow' in sys.modules)")
+  out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=README.parents[1], check=True)
+  assert out.stdout.strip() == "False", out.stderr
+
+
 def test_encoding_is_deterministic():
   assert schema.encode_example(_record()) == schema.encode_example(dict(_record()))
 

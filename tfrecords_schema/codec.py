@@ -18,9 +18,9 @@ class SchemaError(ValueError):
 
 
 def _example_pb2():
-  # The proto module alone: no TF runtime start-up for encoding.
-  from tensorflow.core.example import example_pb2
-  return example_pb2
+  # The message classes alone: importing TF's example_pb2 would start all of TensorFlow.
+  from tfrecords_schema.example_proto import example_pb2
+  return example_pb2()
 
 
 def _as_bytes(name: str, v: Any) -> bytes:
