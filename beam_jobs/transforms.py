@@ -41,18 +41,34 @@ def dead_letter(stage: str, uri: str, reason: str, message: str, **extra) -> dic
 # bundles on several threads of one process.
 _STYLIZERS: dict[str, tuple[Stylizer, threading.Lock]] = {}
 _STYLIZERS_LOCK = threading.Lock()
+# Loads happen in setup()/load_model(), where Beam keeps no metrics context; they are
+# counted here and reported by the next process()/run_inference() of this process.
+_UNREPORTED_LOADS = 0
 
 
 def shared_stylizer(spec: str) -> tuple[Stylizer, threading.Lock]:
+  global _UNREPORTED_LOADS
   with _STYLIZERS_LOCK:
     if spec not in _STYLIZERS:
       start = time.time()
       s = from_spec(spec)
       s.load()
-      counter("model_loads").inc()
-      logging.info("loaded stylizer %s (%s) in %.1fs", spec, s.version, time.time() - start)
+      _UNREPORTED_LOADS += 1
+      threads = getattr(s, "threads_in_use", None)
+      logging.info("loaded stylizer %s (%s) in %.1fs%s", spec, s.version,
+                   time.time() - start, f", {threads} threads" if threads else "")
       _STYLIZERS[spec] = (s, threading.Lock())
     return _STYLIZERS[spec]
+
+
+def report_model_loads() -> None:
+  """Adds this process's not yet reported model loads to the `model_loads` counter."""
+  global _UNREPORTED_LOADS
+  if _UNREPORTED_LOADS:  # unlocked peek: the common case costs one read
+    with _STYLIZERS_LOCK:
+      loads, _UNREPORTED_LOADS = _UNREPORTED_LOADS, 0
+    if loads:
+      counter("model_loads").inc(loads)
 
 
 class StyleStepFn(beam.DoFn):
@@ -65,6 +81,7 @@ class StyleStepFn(beam.DoFn):
     self._stylizer, self._lock = shared_stylizer(self._spec)
 
   def process(self, style: dict) -> Iterable[Any]:
+    report_model_loads()
     try:
       rgb = image_io.load_image(style["uri"], max_pixels=self._max_pixels)
       with self._lock:
@@ -205,6 +222,7 @@ class StylizerModelHandler(ModelHandler[dict, PredictionResult, Stylizer]):
 
   def run_inference(self, batch: Sequence[dict], model: Stylizer,
                     inference_args=None) -> Iterable[PredictionResult]:
+    report_model_loads()
     try:
       outputs = list(self._run(model, batch))
       errors = [None] * len(batch)

@@ -110,6 +110,8 @@ def test_real_photos_real_model_end_to_end_and_deterministic(
   records, by_content, meta = check_dataset(tmp_path / "a", 8, 2, original=True)
   counters = result.summary["counters"]
   assert counters["style_step_calls"] == 3  # once per distinct style, not per content
+  # One model per worker process, shared by the style step and the content step.
+  assert 1 <= counters["model_loads"] <= (os.cpu_count() or 1)
   assert counters["contents_read"] == 8 and meta["dead_letters"] == 0
   assert len(list((tmp_path / "a").glob("stylized-train.tfrecord-*"))) > 1
   for recs in by_content.values():  # stylized views really differ from the original

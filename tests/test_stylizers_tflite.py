@@ -174,3 +174,70 @@ def test_from_spec_builds_a_working_stylizer(magenta_tflite_dir, contents, style
   out = s.stylize(content, styles[0])
   assert out.shape == content.shape and out.dtype == np.uint8
   assert np.abs(out.astype(float) - content).mean() > 0.05 * 255
+
+
+@pytest.mark.slow
+def test_thread_count_is_a_speed_knob_not_a_result(magenta_tflite_dir, stylizer, contents,
+                                                    styles, states, monkeypatch):
+  """The local job gives each worker cores // workers threads; outputs must not change,
+  or shards would differ between runner modes and machines."""
+  from pipeline.stylizers import tflite
+  one = from_spec(f"tflite:{magenta_tflite_dir}?threads=1")
+  assert one.num_threads == 1 and one.model_dir == str(magenta_tflite_dir)
+  one.load()
+  np.testing.assert_array_equal(one.style_step(styles[0]), states[0])
+  two = TFLiteStylizer(magenta_tflite_dir, num_threads=2)
+  two.load()
+  np.testing.assert_array_equal(one.content_step(contents[:2], states, [1.0, 0.5]),
+                                two.content_step(contents[:2], states, [1.0, 0.5]))
+  monkeypatch.setenv(tflite.THREADS_ENV, "3")
+  assert tflite.default_threads() == 3
+  monkeypatch.setenv(tflite.THREADS_ENV, "0")
+  with pytest.raises(StylizerConfigError, match="STYLIZE_TFLITE_THREADS"):
+    tflite.default_threads()
+
+
+@pytest.mark.parametrize("spec", ["tflite:models?threads=0", "tflite:models?thread=2",
+                                  "tflite:models?threads=x", "tflite:?threads=1"])
+def test_spec_options_are_checked(spec):
+  with pytest.raises(StylizerConfigError, match="threads"):
+    from_spec(spec)
+
+
+@pytest.mark.parametrize("shape, size", [((256, 256), (384, 384)), ((384, 384), (256, 256)),
+                                         ((900, 1203), (256, 256)), ((97, 130), (384, 384))])
+def test_resize_is_tensorflows_antialiased_bilinear(shape, size):
+  """The pair's resize is Pillow's, so workers need no TensorFlow; it must stay the
+  filter Magenta's preprocessing (tf.image.resize, antialiased) uses."""
+  import tensorflow as tf
+  from pipeline.stylizers.tflite import _resize
+  image = np.random.default_rng(sum(shape)).random((*shape, 3), dtype=np.float32)
+  ours = _resize(image, *size)
+  theirs = tf.image.resize(image, size, method="bilinear", antialias=True).numpy()
+  assert ours.shape == (*size, 3) and ours.dtype == np.float32
+  np.testing.assert_allclose(ours, theirs, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_stylizing_does_not_start_tensorflow(magenta_tflite_dir, paintings_dir,
+                                             coco_images_dir):
+  """Each job worker would pay ~4.5 s (and ~1 GB) for an unused TensorFlow runtime."""
+  import subprocess
+  import sys
+  from tests.conftest import ROOT
+  photo = sorted((coco_images_dir / "train2017").glob("*.jpg"))[0]
+  painting = sorted(paintings_dir.glob("*.jpg"))[0]
+  code = (
+      "import sys, numpy as np\n"
+      "from PIL import Image\n"
+      "from pipeline.stylizers import from_spec\n"
+      f"s = from_spec({'tflite:' + str(magenta_tflite_dir) + '?threads=1'!r})\n"
+      f"c = np.asarray(Image.open({str(photo)!r}).convert('RGB'))\n"
+      f"st = np.asarray(Image.open({str(painting)!r}).convert('RGB'))\n"
+      "out = s.stylize(c, st)\n"
+      "assert out.shape == c.shape\n"
+      "print('tensorflow' in sys.modules)\n")
+  done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                        text=True, timeout=300)
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert done.stdout.strip().splitlines()[-1] == "False"
