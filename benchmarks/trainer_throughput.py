@@ -160,51 +160,15 @@ def trainer_config(args, data: str):
 
 
 def make_train_step(cfg, total_steps: int):
-  """pretrain()'s model, optimizer, Objective and step body, verbatim, minus I/O and
-  checkpoints.
-
-  pretrain() builds its step as a closure, so it is rebuilt here the same way; keep the
-  two in sync. Returns (train_step(iterator) -> parts, strategy).
-  """
+  """pretrain()'s own model, optimizer, Objective and step (trainer.train), minus I/O
+  and checkpoints. Returns (train_step(iterator) -> parts, strategy)."""
   import keras
   import tensorflow as tf
-  from trainer import losses, train
-  from trainer.model import build_model
+  from trainer import train
   strategy = tf.distribute.get_strategy()
   keras.utils.set_random_seed(cfg.seed)
-  with strategy.scope():
-    model = build_model(train.model_config(cfg))
-    head = None
-    if cfg.loss == "pair_classifier":
-      head = keras.Sequential([keras.layers.Dense(64, activation="relu"),
-                               keras.layers.Dense(1, dtype="float32")], name="pair_head")
-      head.build((None, cfg.embedding_dim))
-    optimizer = train._optimizer(cfg, total_steps)
-    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    variables = model.trainable_variables + (head.trainable_variables if head else [])
-    optimizer.build(variables)
-  objective = train.Objective(cfg, head)
-
-  @tf.function
-  def train_step(iterator):
-    def step_fn(batch):
-      with tf.GradientTape() as tape:
-        out = model(tf.concat([batch["view_a"], batch["view_b"]], 0), training=True)
-        out_a = {k: v[:tf.shape(batch["view_a"])[0]] for k, v in out.items()}
-        out_b = {k: v[tf.shape(batch["view_a"])[0]:] for k, v in out.items()}
-        total, parts = objective(out_a, out_b, batch)
-        scaled = losses.scale_for_replicas(total)
-        if cfg.mixed_precision == "float16":
-          scaled = optimizer.scale_loss(scaled)
-      grads = tape.gradient(scaled, variables)
-      optimizer.apply_gradients(zip(grads, variables))
-      return parts
-    parts = strategy.run(step_fn, args=(next(iterator),))
-    step.assign_add(1)
-    return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
-            for k, v in parts.items()}
-
-  return train_step, strategy
+  t = train.build_trainables(cfg, strategy, total_steps)
+  return train.make_train_step(cfg, strategy, t, train.Objective(cfg, t.head)), strategy
 
 
 def pipeline(dcfg, strategy):

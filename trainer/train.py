@@ -161,6 +161,61 @@ def _worker_dir(path: str, strategy, chief: bool) -> str:
                       os.path.basename(path.rstrip("/")))
 
 
+@dataclasses.dataclass
+class Trainables:
+  """What a train step updates, created in the strategy's scope."""
+  model: keras.Model
+  head: keras.Model | None  # the pair classifier's head, for loss=pair_classifier
+  optimizer: keras.optimizers.Optimizer
+  step: tf.Variable
+  variables: list
+
+
+def build_trainables(cfg: Config, strategy: tf.distribute.Strategy,
+                     total_steps: int) -> Trainables:
+  with strategy.scope():
+    model = build_model(model_config(cfg))
+    head = None
+    if cfg.loss == "pair_classifier":
+      head = keras.Sequential([keras.layers.Dense(64, activation="relu"),
+                               keras.layers.Dense(1, dtype="float32")], name="pair_head")
+      head.build((None, cfg.embedding_dim))
+    optimizer = _optimizer(cfg, total_steps)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+    variables = model.trainable_variables + (head.trainable_variables if head else [])
+    optimizer.build(variables)
+  return Trainables(model, head, optimizer, step, variables)
+
+
+def make_train_step(cfg: Config, strategy: tf.distribute.Strategy, t: Trainables,
+                    objective: Objective):
+  """iterator -> replica-mean loss parts; one optimizer step on every replica."""
+
+  @tf.function
+  def train_step(iterator):
+    def step_fn(batch):
+      with tf.GradientTape() as tape:
+        # One forward over both views: the same (Siamese) weights, and BatchNorm
+        # statistics over the whole pair batch.
+        out = t.model(tf.concat([batch["view_a"], batch["view_b"]], 0), training=True)
+        n = tf.shape(batch["view_a"])[0]
+        out_a = {k: v[:n] for k, v in out.items()}
+        out_b = {k: v[n:] for k, v in out.items()}
+        total, parts = objective(out_a, out_b, batch)
+        scaled = losses.scale_for_replicas(total)
+        if cfg.mixed_precision == "float16":
+          scaled = t.optimizer.scale_loss(scaled)
+      grads = tape.gradient(scaled, t.variables)
+      t.optimizer.apply_gradients(zip(grads, t.variables))
+      return parts
+    parts = strategy.run(step_fn, args=(next(iterator),))
+    t.step.assign_add(1)
+    return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
+            for k, v in parts.items()}
+
+  return train_step
+
+
 def pretrain(cfg: Config) -> dict:
   """Trains, checkpoints, exports; returns the metrics also written to metrics.json."""
   if cfg.mixed_precision != "none":
@@ -175,17 +230,8 @@ def pretrain(cfg: Config) -> dict:
   mcfg = model_config(cfg)
   keras.utils.set_random_seed(cfg.seed)
 
-  with strategy.scope():
-    model = build_model(mcfg)
-    head = None
-    if cfg.loss == "pair_classifier":
-      head = keras.Sequential([keras.layers.Dense(64, activation="relu"),
-                               keras.layers.Dense(1, dtype="float32")], name="pair_head")
-      head.build((None, cfg.embedding_dim))
-    optimizer = _optimizer(cfg, total_steps)
-    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    variables = model.trainable_variables + (head.trainable_variables if head else [])
-    optimizer.build(variables)
+  t = build_trainables(cfg, strategy, total_steps)
+  model, head, optimizer, step = t.model, t.head, t.optimizer, t.step
   tracked = {"model": model, "optimizer": optimizer, "step": step}
   if head is not None:
     tracked["pair_head"] = head
@@ -206,28 +252,7 @@ def pretrain(cfg: Config) -> dict:
   dist = strategy.distribute_datasets_from_function(
       lambda ctx: data_lib.make_pair_dataset(dcfg, ctx, epoch=epoch0).skip(skip))
   iterator = iter(dist)
-  objective = Objective(cfg, head)
-
-  @tf.function
-  def train_step(iterator):
-    def step_fn(batch):
-      with tf.GradientTape() as tape:
-        # One forward over both views: the same (Siamese) weights, and BatchNorm
-        # statistics over the whole pair batch.
-        out = model(tf.concat([batch["view_a"], batch["view_b"]], 0), training=True)
-        out_a = {k: v[:tf.shape(batch["view_a"])[0]] for k, v in out.items()}
-        out_b = {k: v[tf.shape(batch["view_a"])[0]:] for k, v in out.items()}
-        total, parts = objective(out_a, out_b, batch)
-        scaled = losses.scale_for_replicas(total)
-        if cfg.mixed_precision == "float16":
-          scaled = optimizer.scale_loss(scaled)
-      grads = tape.gradient(scaled, variables)
-      optimizer.apply_gradients(zip(grads, variables))
-      return parts
-    parts = strategy.run(step_fn, args=(next(iterator),))
-    step.assign_add(1)
-    return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
-            for k, v in parts.items()}
+  train_step = make_train_step(cfg, strategy, t, Objective(cfg, head))
 
   writer = tf.summary.create_file_writer(
       _worker_dir(cfg.tensorboard_dir, strategy, chief))
