@@ -114,6 +114,24 @@ def test_short_run_lowers_the_loss_and_the_export_matches_in_a_fresh_process(
   np.testing.assert_allclose(fresh, ours, atol=1e-4)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["float16", "bfloat16"])
+def test_mixed_precision_trains_and_exports_float32_embeddings(shards, tmp_path,
+                                                                  precision):
+  """The GPU (float16, loss scaling) and TPU (bfloat16) settings, run here on CPU."""
+  job = tmp_path / "job"
+  proc = run_task(common(shards, job, "--max_steps=4", f"--mixed_precision={precision}"))
+  assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+  metrics = json.loads((job / "metrics.json").read_text())
+  assert metrics["steps"] == 4 and metrics["config"]["mixed_precision"] == precision
+  assert all(np.isfinite(p["loss"]) for p in metrics["loss_curve"])
+  model = tf.saved_model.load(str(job / "model"))
+  images = np.random.default_rng(1).integers(0, 255, (3, 48, 48, 3), dtype=np.uint8)
+  emb = model.signatures["serving_default"](images=tf.constant(images))["embedding"]
+  assert emb.dtype == tf.float32
+  np.testing.assert_allclose(np.linalg.norm(emb.numpy(), axis=1), 1.0, atol=1e-3)
+
+
 def _free_ports(n):
   socks = [socket.socket() for _ in range(n)]
   for s in socks:
