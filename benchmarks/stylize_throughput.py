@@ -76,8 +76,8 @@ def parse_args(argv=None):
   p.add_argument("--batch_size", type=int, default=0, metavar="B",
                  help="job --batch_size (default 0: the job's default)")
   p.add_argument("--job_threads", type=int, default=0, metavar="T",
-                 help="LiteRT threads per job worker, injected into the workers "
-                      "(default 0: the job as shipped, os.cpu_count() per worker)")
+                 help="LiteRT threads per job worker via $STYLIZE_TFLITE_THREADS "
+                      "(default 0: the job as shipped, cores // workers)")
   p.add_argument("--bare_threads", type=int, default=0, metavar="T",
                  help="threads of the bare run (default 0: calibrate 1..2*cores)")
   p.add_argument("--calibrate_views", type=int, default=8,
@@ -330,54 +330,22 @@ def bare_run(args, views) -> dict:
 # -- 2. the job ----------------------------------------------------------------------
 
 
-def _worker_threads(threads: int) -> None:
-  """Runs inside a Beam worker: every stylizer the job builds gets `threads` threads.
-
-  This stands in for a spec option such as `tflite:<dir>?threads=1`, which from_spec
-  does not have yet. Defined in __main__, so Beam pickles it by value into the workers.
-  """
-  import logging as log
-  from beam_jobs import transforms
-  if getattr(transforms.from_spec, "bench_threads", None) == threads:
-    return
-  original = transforms.from_spec
-
-  def from_spec(spec):
-    s = original(spec)
-    if hasattr(s, "num_threads"):
-      s.num_threads = threads
-    log.info("benchmark: worker pid %d builds %s with num_threads=%d", os.getpid(),
-             spec, threads)
-    return s
-
-  from_spec.bench_threads = threads
-  transforms.from_spec = from_spec
-
-
 @contextlib.contextmanager
-def job_threads_patch(threads: int):
-  """Swaps in DoFn/handler subclasses that apply `_worker_threads` before loading."""
+def job_threads_env(threads: int):
+  """--job_threads: the job's own knob, $STYLIZE_TFLITE_THREADS, which workers inherit."""
   if not threads:
     yield
     return
-  from beam_jobs import transforms as T
-  saved = T.StyleStepFn, T.StylizerModelHandler
-
-  class StyleStepFn(saved[0]):
-    def setup(self):
-      _worker_threads(threads)
-      super().setup()
-
-  class StylizerModelHandler(saved[1]):
-    def load_model(self):
-      _worker_threads(threads)
-      return super().load_model()
-
-  T.StyleStepFn, T.StylizerModelHandler = StyleStepFn, StylizerModelHandler
+  from pipeline.stylizers.tflite import THREADS_ENV
+  saved = os.environ.get(THREADS_ENV)
+  os.environ[THREADS_ENV] = str(threads)
   try:
     yield
   finally:
-    T.StyleStepFn, T.StylizerModelHandler = saved
+    if saved is None:
+      os.environ.pop(THREADS_ENV, None)
+    else:
+      os.environ[THREADS_ENV] = saved
 
 
 @contextlib.contextmanager
@@ -494,7 +462,7 @@ def job_run(args, contents_dir, styles_dir, tmp: pathlib.Path, logs: _Collect) -
     argv.append(f"--direct_num_workers={args.workers}")
   spans: dict[str, float] = {}
   first_log, first_bundle = len(logs.messages), len(logs.bundles)
-  with job_threads_patch(args.job_threads), phase_timer(stylize, "prepare", spans), \
+  with job_threads_env(args.job_threads), phase_timer(stylize, "prepare", spans), \
       phase_timer(stylize, "_finish", spans):
     t0 = time.perf_counter()
     result = stylize.run(argv)
@@ -504,9 +472,8 @@ def job_run(args, contents_dir, styles_dir, tmp: pathlib.Path, logs: _Collect) -
   relayed = logs.messages[first_log:]
   stages = stage_times(logs.bundles[first_bundle:], spans.get("_finish_start", t0 + wall))
   loads = [m for m in relayed if 'message: "loaded stylizer' in m]
-  threads_seen = sorted({int(t) for m in relayed
-                         for t in re.findall(r'message: "benchmark: .*num_threads=(\d+)',
-                                             m)})
+  threads_seen = sorted({int(t) for m in loads
+                         for t in re.findall(r", (\d+) threads", m)})
   batches = dists.get("inference_batch_latency_micro_secs", {})
   workers = args.workers or os.cpu_count() or 1
   views = counters.get("views_stylized", 0)
@@ -549,7 +516,8 @@ def report(args, bare, job, load) -> dict:
              ("bare: CPU s per image", bare["cpu_s_per_image"])]
   if job:
     rows += [("job: workers x threads", f"{job['workers']} x "
-              f"{job['job_threads'] or f'default ({os.cpu_count()})'}"),
+              f"{job['job_threads'] or 'default'} (seen in workers: "
+              f"{job['worker_threads_confirmed'] or '?'})"),
              ("job: wall s (launch / pipeline / finalize)",
               f"{job['wall_s']} ({job['launch_s']} / {job['pipeline_s']} / "
               f"{job['finalize_s']})"),
@@ -564,9 +532,7 @@ def report(args, bare, job, load) -> dict:
     rows += [(f"job stage s: {name[:64]}", v) for name, v in
              list(job["stage_s"].items())[:args.top_stages]]
     rows += [(f"job counter: {k}", v) for k, v in job["counters"].items()]
-    rows += [("job counter: model_loads", job["model_loads_counter"] if
-              job["model_loads_counter"] is not None else "not reported by Beam"),
-             ("job: model loads in workers (log lines)",
+    rows += [("job: model loads in workers (log lines)",
               job["model_loads_logged_by_workers"]),
              ("job: model loads (RunInference's load_model_latency count)",
               job["run_inference_model_loads"])]
