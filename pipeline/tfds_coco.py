@@ -160,10 +160,11 @@ def tfds_coco_contents(name: str = "coco/2017", split: str = "train",
 def image_from_record(serialized: bytes) -> tuple[int, bytes]:
   """One TFDS coco record -> (image id, encoded image bytes).
 
-  Plain protobuf parsing: workers need no TF graph or runtime to read a record.
+  Plain protobuf parsing with the schema package's TF-free Example classes (same wire
+  format): workers need no TensorFlow runtime to read a record.
   """
-  from tensorflow.core.example import example_pb2
-  feature = example_pb2.Example.FromString(serialized).features.feature
+  from tfrecords_schema.example_proto import example_pb2
+  feature = example_pb2().Example.FromString(serialized).features.feature
   try:
     return (int(feature["image/id"].int64_list.value[0]),
             bytes(feature["image"].bytes_list.value[0]))
