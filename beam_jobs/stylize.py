@@ -22,6 +22,7 @@ its reason). Record fields: tfrecords_schema/README.md.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import logging
@@ -41,7 +42,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from beam_jobs import card
 from beam_jobs import output as out
 from beam_jobs import transforms as T
-from pipeline import coco, image_io, plan, sources, tfds_coco, wikiart
+from pipeline import accounting, coco, image_io, plan, sources, tfds_coco, wikiart
 from pipeline.stylizers import SPEC_HELP, StylizerConfigError, from_spec
 import tfrecords_schema as schema
 
@@ -387,11 +388,37 @@ def vocabularies(prep: Prepared) -> dict:
   }
 
 
+class UnaccountedViewsError(RuntimeError):
+  """Planned views are neither in the shards nor in the dead letters."""
+
+
+def _check_every_view_accounted(prep: Prepared, stats: list[dict],
+                                dead: list[str]) -> None:
+  a = prep.args
+  written: collections.Counter = collections.Counter()
+  for s in stats:
+    written.update({int(k): v for k, v in s.get("views_per_content", {}).items()})
+  problems = accounting.unaccounted_views(
+      prep.contents, prep.styles, [json.loads(line) for line in dead], written,
+      seed=a.seed, holdout_fraction=a.holdout_style_fraction, k=a.styles_per_content,
+      include_original=a.include_original)
+  if problems:
+    missing = sum(p["planned"] - p["written"] - p["dead_lettered"] for p in problems)
+    first = problems[0]
+    raise UnaccountedViewsError(
+        f"{missing} planned views of {len(problems)} contents are neither written nor "
+        f"dead-lettered (e.g. content {first['content_id']} {first['uri']}: planned "
+        f"{first['planned']}, written {first['written']}, dead-lettered "
+        f"{first['dead_lettered']}); the runner lost or duplicated data, so this "
+        "output is not kept")
+
+
 def _finish(prep: Prepared, result, argv: list[str]) -> dict:
   a = prep.args
   work = f"{prep.staging}/{WORK}"
   stats = [json.loads(line) for line in out.read_lines(f"{work}/shard_stats*")]
   dead = sorted(out.read_lines(f"{work}/dead_letter*"))
+  _check_every_view_accounted(prep, stats, dead)
   out.write_text(f"{prep.staging}/{schema.DEAD_LETTER_FILENAME}",
                  "".join(line + "\n" for line in dead))
   counters = _counters(result)

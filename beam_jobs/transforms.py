@@ -153,14 +153,15 @@ class DecodeContentFn(beam.DoFn):
       pixels = image_io.resize_to_square(rgb, self._size, self._policy)
     except image_io.ImageError as e:
       counter("contents_failed").inc()
-      yield beam.pvalue.TaggedOutput(DEAD, dead_letter("content", content["uri"],
-                                                       e.reason, str(e)))
+      yield beam.pvalue.TaggedOutput(DEAD, dead_letter(
+          "content", content["uri"], e.reason, str(e), content_id=content["content_id"]))
       return
     if not views and not self._orig:
       counter("contents_failed").inc()
       yield beam.pvalue.TaggedOutput(DEAD, dead_letter(
           "content", content["uri"], "no_usable_style",
-          "no style image could be used for this content"))
+          "no style image could be used for this content",
+          content_id=content["content_id"]))
       return
     counter("contents_read").inc()
     if self._orig:
@@ -259,7 +260,8 @@ class BuildRecordFn(beam.DoFn):
         counter("views_failed").inc()
         yield beam.pvalue.TaggedOutput(DEAD, dead_letter(
             "stylize", view["content"]["uri"], "stylize_failed", item.model_id,
-            style_uri=view["style"]["uri"], view_index=view["view_index"]))
+            content_id=view["content"]["content_id"], style_uri=view["style"]["uri"],
+            view_index=view["view_index"]))
         return
       pixels = item.inference
     else:
@@ -318,10 +320,12 @@ class WriteShardFn(beam.DoFn):
     size = 0
     styles, style_names = collections.Counter(), collections.Counter()
     content_labels = {}  # labels are counted per content, not per view
+    views = collections.Counter()  # for the launcher's written-or-dead-lettered check
     with FileSystems.create(path) as f:
       for content_id, _, data, info in records:
         _TFRecordUtil.write_record(f, data)
         size += _TFRecordUtil.encoded_num_bytes(data)
+        views[str(content_id)] += 1
         content_labels.setdefault(content_id, info["label"] or "(unlabelled)")
         if info["style_id"] >= 0:
           styles[str(info["style_id"])] += 1
@@ -332,7 +336,8 @@ class WriteShardFn(beam.DoFn):
     logging.info("wrote %s: %d records", path, len(records))
     yield {"split": split, "shard": shard, "records": len(records), "bytes": size,
            "contents": len(content_labels), "labels": dict(labels),
-           "style_ids": dict(styles), "style_names": dict(style_names)}
+           "style_ids": dict(styles), "style_names": dict(style_names),
+           "views_per_content": dict(views)}
 
 
 def failed_batches_to_dead_letters(failed):
@@ -341,4 +346,5 @@ def failed_batches_to_dead_letters(failed):
   for view in batch:
     yield dead_letter("stylize", view["content"]["uri"], "stylize_failed",
                       "".join(traceback.format_exception_only(type(exc), exc)).strip(),
+                      content_id=view["content"]["content_id"],
                       style_uri=view["style"]["uri"], view_index=view["view_index"])

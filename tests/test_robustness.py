@@ -251,6 +251,32 @@ def test_element_that_always_fails_loses_only_its_own_views(
   assert c["views_failed"] == K and c["batches_retried"] >= 1
 
 
+def test_views_lost_without_a_trace_fail_the_job_with_no_output(
+    tmp_path, small_inputs, monkeypatch):
+  """A runner that loses elements (Beam's local multi-process runner did, once in seven
+  demo runs) must not yield a dataset with holes: the launcher's accounting catches it."""
+  from beam_jobs import transforms as T
+
+  class LosingBuildRecordFn(T.BuildRecordFn):
+    def process(self, item):
+      view = item.example if hasattr(item, "example") else item
+      if view["content"]["uri"].endswith("photo_002.jpg") and view["view_index"] == 1:
+        return  # dropped: neither written nor dead-lettered
+      yield from super().process(item)
+
+  monkeypatch.setattr(T, "BuildRecordFn", LosingBuildRecordFn)
+  out = tmp_path / "out"
+  with pytest.raises(stylize.UnaccountedViewsError) as e:
+    stylize.run([f"--content={small_inputs / 'content'}",
+                 f"--styles={small_inputs / 'styles'}", f"--styles_per_content={K}",
+                 "--image_size=32", f"--output={out}"] + IN_MEMORY)
+  assert str(e.value).startswith("1 planned views of 1 contents are neither written nor "
+                                 "dead-lettered")
+  victim = str(small_inputs / "content" / "photo_002.jpg")
+  assert f"{victim}: planned {K}, written {K - 1}, dead-lettered 0" in str(e.value)
+  assert not out.exists() and not list(tmp_path.glob("out.incomplete-*"))
+
+
 # Put on PYTHONPATH as sitecustomize.py, so it runs in the job and in every worker Beam
 # starts (workers inherit the environment); a monkeypatch cannot cross processes.
 _WORKER_KILLER = '''\
