@@ -277,6 +277,32 @@ def test_views_lost_without_a_trace_fail_the_job_with_no_output(
   assert not out.exists() and not list(tmp_path.glob("out.incomplete-*"))
 
 
+def test_local_runner_channels_flush_on_size_so_slow_writes_lose_nothing():
+  """Beam's timer-flushed channel can drop a chunk written during a timed flush (see
+  stylize._no_timed_flushes_in_local_runner); the job's local runner must not use it."""
+  import time
+  from apache_beam.runners.portability.fn_api_runner import worker_handlers
+  from apache_beam.runners.worker import data_plane
+  stylize._default_runner(stylize._pipeline_options([]))
+  limit = worker_handlers.DATA_BUFFER_TIME_LIMIT_MS
+  assert limit == 0
+  received = []
+
+  def slow_send(data):  # a flush that takes a while, like a full gRPC send queue
+    time.sleep(0.2)
+    received.append(len(data))
+
+  stream = data_plane.ClosableOutputStream.create(slow_send, slow_send, limit)
+  assert not isinstance(stream, data_plane.TimeBasedBufferingClosableOutputStream)
+  chunk = b"x" * (9 << 20)  # above the size threshold: each write is flushed whole
+  for _ in range(6):  # ~1.5 s of writing: a 1000 ms timer would fire in between
+    stream.write(chunk)
+    stream.maybe_flush()
+    time.sleep(0.05)
+  stream.close()
+  assert sum(received) == 6 * len(chunk)
+
+
 # Put on PYTHONPATH as sitecustomize.py, so it runs in the job and in every worker Beam
 # starts (workers inherit the environment); a monkeypatch cannot cross processes.
 _WORKER_KILLER = '''\
