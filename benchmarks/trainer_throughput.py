@@ -44,6 +44,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
   sys.path.insert(0, str(ROOT))
 
+from cpu_monitor import CpuMonitor, note  # beside this script  # noqa: E402
+
 TARGET_RATIO = 3.0
 CACHE = pathlib.Path(tempfile.gettempdir()) / "stylized_contrastive_bench" / "trainer"
 
@@ -72,10 +74,6 @@ def parse_args(argv=None):
                       "below 0.2 cores (0: do not wait)")
   p.add_argument("--_generate", help=argparse.SUPPRESS)
   return p.parse_args(argv)
-
-
-def note(text: str) -> None:
-  print(text, flush=True)
 
 
 # -- data ----------------------------------------------------------------------------
@@ -114,42 +112,6 @@ def ensure_dataset(args) -> str:
   return str(dataset)
 
 
-# -- machine load --------------------------------------------------------------------
-
-
-class Load:
-  """Machine busy CPU minus this process's: what other processes took from a phase."""
-
-  def __init__(self):
-    self._hz = os.sysconf("SC_CLK_TCK")
-
-  def mark(self):
-    fields = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
-    busy = (sum(fields) - fields[3] - fields[4]) / self._hz  # minus idle, iowait
-    return time.perf_counter(), busy, time.process_time()
-
-  def since(self, mark) -> dict:
-    t, busy, ours = self.mark()
-    wall = max(1e-9, t - mark[0])
-    mine = (ours - mark[2]) / wall
-    return {"wall_s": round(wall, 2), "our_cores": round(mine, 2),
-            "other_cores": round(max(0.0, (busy - mark[1]) / wall - mine), 2)}
-
-  def wait_quiet(self, timeout: float, label: str, limit: float = 0.2) -> None:
-    """Waits up to `timeout` s for others to drop below `limit` cores (1 s samples)."""
-    deadline, said = time.time() + timeout, False
-    while timeout > 0:
-      m = self.mark()
-      time.sleep(1.0)
-      other = self.since(m)["other_cores"]
-      if other < limit or time.time() >= deadline:
-        return
-      if not said:
-        note(f"  other processes use {other:.2f} cores; waiting up to {timeout:g} s "
-             f"before {label}")
-        said = True
-
-
 # -- the trainer's pieces --------------------------------------------------------------
 
 
@@ -185,7 +147,7 @@ class Bench:
   """The three phases on one config. Each call times one run, after a warm-up, with its
   own iterator (freed before the next phase, so no pipeline runs in the background)."""
 
-  def __init__(self, args, cfg, dcfg, load: Load):
+  def __init__(self, args, cfg, dcfg, load: CpuMonitor):
     self.args, self.dcfg, self.load = args, dcfg, load
     self.b, self.n, self.w = args.batch_size, args.steps, args.warmup
     self.train_step, self.strategy = make_train_step(
@@ -193,7 +155,7 @@ class Bench:
     self._held = None
 
   def _wait(self, label: str) -> None:
-    self.load.wait_quiet(self.args.wait_quiet, label)
+    self.load.wait_quiet(self.args.wait_quiet, label, limit=0.2, sample_s=1.0)
 
   def _figures(self, m, wall_steps: int) -> dict:
     f = self.load.since(m)
@@ -490,7 +452,7 @@ def same_groups(files, max_views: int) -> bool:
   return True
 
 
-def stage_costs(dcfg, load: Load, variants: dict, pairs: int = 512,
+def stage_costs(dcfg, load: CpuMonitor, variants: dict, pairs: int = 512,
                 repeats: int = 5) -> tuple:
   """CPU ms per pair of each input stage, each run sequentially (one map, no overlap).
 
@@ -663,7 +625,7 @@ def main(argv=None) -> dict:
   note(f"data {data}: {spe} batches of {cfg.batch_size} per epoch; {cfg.backbone}, "
        f"{cfg.image_size} px, loss {cfg.loss}; {os.cpu_count()} CPUs, "
        f"TF {tf.__version__}")
-  load = Load()
+  load = CpuMonitor()
   bench = Bench(args, cfg, dcfg, load)
   res = measure(bench, args.repeats)
   figures = {
