@@ -422,11 +422,14 @@ def _check_every_view_accounted(prep: Prepared, stats: list[dict],
       seed=a.seed, holdout_fraction=a.holdout_style_fraction, k=a.styles_per_content,
       include_original=a.include_original)
   if problems:
-    missing = sum(p["planned"] - p["written"] - p["dead_lettered"] for p in problems)
+    gaps = [p["planned"] - p["written"] - p["dead_lettered"] for p in problems]
+    missing, extra = sum(g for g in gaps if g > 0), -sum(g for g in gaps if g < 0)
     first = problems[0]
     raise UnaccountedViewsError(
         f"{missing} planned views of {len(problems)} contents are neither written nor "
-        f"dead-lettered (e.g. content {first['content_id']} {first['uri']}: planned "
+        f"dead-lettered" + (f", {extra} views are there more than planned" if extra
+                            else "") +
+        f" (e.g. content {first['content_id']} {first['uri']}: planned "
         f"{first['planned']}, written {first['written']}, dead-lettered "
         f"{first['dead_lettered']}); the runner lost or duplicated data, so this "
         "output is not kept")

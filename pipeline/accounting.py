@@ -45,13 +45,10 @@ def unaccounted_views(contents: Sequence[Mapping], styles: Sequence[Mapping],
   problems = []
   for c in contents:
     cid = c["content_id"]
-    if cid in whole:
-      explained = expected[cid]
-    else:
-      explained = written.get(cid, 0) + views_dead[cid]
-    if explained != expected[cid] or (cid in whole and written.get(cid, 0)):
+    dead_lettered = views_dead[cid] + (expected[cid] if cid in whole else 0)
+    if written.get(cid, 0) + dead_lettered != expected[cid]:
       problems.append({"content_id": cid, "uri": c["uri"], "planned": expected[cid],
-                       "written": written.get(cid, 0), "dead_lettered": views_dead[cid]})
+                       "written": written.get(cid, 0), "dead_lettered": dead_lettered})
   unknown = set(written) - set(expected)
   problems += [{"content_id": cid, "uri": "", "planned": 0, "written": written[cid],
                 "dead_lettered": 0} for cid in sorted(unknown)]

@@ -67,3 +67,13 @@ def test_records_of_a_content_not_in_the_manifest_are_reported():
   written = {x["content_id"]: K for x in contents}
   written[999] = 1
   assert [p["content_id"] for p in _check(contents, [], written)] == [999]
+
+
+def test_a_content_dead_lettered_as_a_whole_must_have_no_records():
+  contents = _contents(2)
+  a = contents[0]["content_id"]
+  written = {x["content_id"]: K for x in contents}
+  (problem,) = _check(contents, [{"stage": "content", "uri": "c.jpg", "content_id": a}],
+                      written)
+  assert problem["content_id"] == a and problem["written"] == K
+  assert problem["dead_lettered"] == K  # the whole content, counted once more
