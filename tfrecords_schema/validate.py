@@ -167,8 +167,8 @@ def _tf_message(e: Exception) -> str:
 def _raw_version(raw: bytes) -> int | None:
   """schema_version of a record the strict decoder refused, if it has one."""
   try:
-    from tensorflow.core.example import example_pb2
-    values = example_pb2.Example.FromString(raw).features.feature[
+    from tfrecords_schema.example_proto import example_pb2
+    values = example_pb2().Example.FromString(raw).features.feature[
         "schema_version"].int64_list.value
     return int(values[0]) if len(values) == 1 else None
   except Exception:
