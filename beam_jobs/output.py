@@ -25,11 +25,16 @@ def _is_local(path: str) -> bool:
   return "://" not in path
 
 
-def existing_files(path: str) -> list[str]:
+def match(pattern: str) -> list[str]:
+  """Sorted paths matching a glob; [] when nothing matches or the place is missing."""
   try:
-    return [m.path for m in FileSystems.match([path.rstrip("/") + "/**"])[0].metadata_list]
+    return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
   except Exception:
     return []
+
+
+def existing_files(path: str) -> list[str]:
+  return match(path.rstrip("/") + "/**")
 
 
 def check_output(output: str, overwrite: bool) -> None:
@@ -40,10 +45,6 @@ def check_output(output: str, overwrite: bool) -> None:
     raise OutputError(f"--output {output!r} already holds files; pass --overwrite to "
                       "replace it whole (its old contents are removed only after the "
                       "new dataset is complete)")
-
-
-def staging_dir(output: str, run_id: str) -> str:
-  return output.rstrip("/") + f".incomplete-{run_id}"
 
 
 def write_text(path: str, text: str) -> None:
@@ -59,8 +60,8 @@ def read_text(path: str) -> str:
 def read_lines(pattern: str) -> list[str]:
   """All lines of the files matching a pattern (Beam's text shards)."""
   lines = []
-  for m in sorted(FileSystems.match([pattern])[0].metadata_list, key=lambda m: m.path):
-    lines.extend(line for line in read_text(m.path).splitlines() if line.strip())
+  for path in match(pattern):
+    lines.extend(line for line in read_text(path).splitlines() if line.strip())
   return lines
 
 

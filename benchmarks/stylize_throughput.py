@@ -370,7 +370,7 @@ def job_run(args, contents_dir, styles_dir, tmp: pathlib.Path, logs: _Collect) -
     t0 = time.perf_counter()
     result = stylize.run(argv)
     wall = time.perf_counter() - t0
-  counters = dict(sorted(result.summary["counters"].items()))
+  counters = dict(sorted(result["counters"].items()))
   dists = _distributions(result)
   relayed = logs.messages[first_log:]
   stages = stage_times(logs.bundles[first_bundle:], spans.get("_finish_start", t0 + wall))

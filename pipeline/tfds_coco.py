@@ -1,9 +1,9 @@
 """COCO from a prepared TFDS data_dir (`coco/2017`) as a content source.
 
 TFDS keeps the images inside its own TFRecord shards, so there are no image files to
-list: the job gets the split's shard paths and reads the image bytes there, while the
-labels come from one scan at launch that parses only the small label features (the
-image bytes pass through the reader but are never decoded or kept).
+list: one scan at launch reads the labels and notes where each image's record starts
+(file and byte offset; the image bytes pass through the reader but are never decoded
+or kept), and a worker later reads just the records of its contents.
 
 The record fields match `pipeline.coco` (content id = COCO image id; sorted multi-label;
 primary = largest total annotated area, ties to the smaller id; images without objects
@@ -27,7 +27,8 @@ class TfdsContents:
   """What the job needs from a TFDS split: labels at launch, shard paths for workers."""
   items: list[ContentItem]          # sorted by content_id
   vocabulary: list[dict]            # every class: {"id", "name", "supercategory": ""}
-  files: list[str]                  # the split's shards, read again by the workers
+  files: list[str]                  # the split's shards
+  locations: dict[int, dict]        # image id -> {"file", "offset"} of its record
 
 
 def _not_found(name: str, split: str, data_dir: str | None, why: str = "") -> SourceError:
@@ -104,23 +105,48 @@ def _class_names(builder, name: str) -> list[str]:
                       "a COCO-style detection dataset") from e
 
 
+def _int_list(feature, key: str) -> list[int]:
+  return list(feature[key].int64_list.value) if key in feature else []
+
+
+def _scan_file(path: str) -> list[tuple[int, bytes, list[int], list[int], int]]:
+  """(image id, file name, labels, areas, byte offset of the record) per record.
+
+  Read with Beam's TFRecord framing and the schema package's TF-free Example classes:
+  the offsets let a worker later read one image with a single seek instead of joining
+  every image's bytes to its content through a shuffle.
+  """
+  from apache_beam.io.filesystems import FileSystems
+  from apache_beam.io.tfrecordio import _TFRecordUtil
+  from tfrecords_schema.example_proto import example_pb2
+  example = example_pb2().Example
+  out = []
+  with FileSystems.open(path) as f:
+    while True:
+      offset = f.tell()
+      raw = _TFRecordUtil.read_record(f)
+      if raw is None:
+        return out
+      feature = example.FromString(raw).features.feature
+      try:
+        image_id = int(feature["image/id"].int64_list.value[0])
+        filename = bytes(feature["image/filename"].bytes_list.value[0])
+      except (KeyError, IndexError) as e:
+        raise SourceError(f"{path}: a record at byte {offset} is not a TFDS coco "
+                          "record (no image/id or image/filename)") from e
+      out.append((image_id, filename, _int_list(feature, "objects/label"),
+                  _int_list(feature, "objects/area"), offset))
+
+
 def _scan_labels(files: list[str]):
-  """Yields (image id, file name, labels, areas) per record, parsing nothing else."""
-  import tensorflow as tf
-  spec = {
-      "image/id": tf.io.FixedLenFeature([], tf.int64),
-      "image/filename": tf.io.FixedLenFeature([], tf.string),
-      "objects/label": tf.io.RaggedFeature(tf.int64),
-      "objects/area": tf.io.RaggedFeature(tf.int64),
-  }
-  ds = (tf.data.TFRecordDataset(files, num_parallel_reads=tf.data.AUTOTUNE)
-        .batch(1024)
-        .map(lambda b: tf.io.parse_example(b, spec), num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(2))
-  for batch in ds:
-    yield from zip(batch["image/id"].numpy().tolist(),
-                   batch["image/filename"].numpy().tolist(),
-                   batch["objects/label"].to_list(), batch["objects/area"].to_list())
+  """Yields (image id, file name, labels, areas, file, offset) per record.
+
+  Files are scanned in parallel threads (the read and the CRC run outside the GIL)."""
+  from concurrent.futures import ThreadPoolExecutor
+  with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
+    for path, rows in zip(files, pool.map(_scan_file, files)):
+      for image_id, filename, labels, areas, offset in rows:
+        yield image_id, filename, labels, areas, path, offset
 
 
 def tfds_coco_contents(name: str = "coco/2017", split: str = "train",
@@ -138,7 +164,8 @@ def tfds_coco_contents(name: str = "coco/2017", split: str = "train",
     raise _not_found(name, split, data_dir,
                      f"missing shard files: {missing[:3]}" if missing else "no shard files")
   items: dict[int, ContentItem] = {}
-  for image_id, filename, labels, areas in _scan_labels(files):
+  locations: dict[int, dict] = {}
+  for image_id, filename, labels, areas, path, offset in _scan_labels(files):
     if image_id in items:
       raise SourceError(f"duplicate image id {image_id} in TFDS {name} split {split}")
     total: dict[int, int] = {}
@@ -151,10 +178,11 @@ def tfds_coco_contents(name: str = "coco/2017", split: str = "train",
         rel_path=filename.decode("utf-8"), label_ids=ids,
         label_names=tuple(names[i] for i in ids), primary_label_id=primary,
         primary_label=names[primary] if primary >= 0 else "")
+    locations[image_id] = {"file": path, "offset": offset}
   if not items:
     raise SourceError(f"TFDS dataset {name} split {split} under {data_dir} is empty")
   vocabulary = [{"id": i, "name": n, "supercategory": ""} for i, n in enumerate(names)]
-  return TfdsContents([items[i] for i in sorted(items)], vocabulary, files)
+  return TfdsContents([items[i] for i in sorted(items)], vocabulary, files, locations)
 
 
 def image_from_record(serialized: bytes) -> tuple[int, bytes]:
@@ -170,3 +198,20 @@ def image_from_record(serialized: bytes) -> tuple[int, bytes]:
             bytes(feature["image"].bytes_list.value[0]))
   except (KeyError, IndexError) as e:
     raise ValueError("not a TFDS coco record: lacks image/id or image") from e
+
+
+def read_image_at(path: str, offset: int) -> bytes:
+  """The encoded image of the TFDS coco record starting at `offset` in `path`."""
+  from apache_beam.io.filesystems import FileSystems
+  from apache_beam.io.tfrecordio import _TFRecordUtil
+  from pipeline.image_io import READ_FAILED, ImageError
+  try:
+    with FileSystems.open(path) as f:
+      f.seek(offset)
+      raw = _TFRecordUtil.read_record(f)
+    if raw is None:
+      raise ValueError("no record at that offset")
+    return image_from_record(raw)[1]
+  except Exception as e:  # I/O, framing (CRC) or parse errors: this content only
+    raise ImageError(READ_FAILED, f"cannot read the source record at {path}@{offset}: "
+                                  f"{type(e).__name__}: {e}") from e

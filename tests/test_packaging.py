@@ -10,7 +10,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from beam_jobs import stylize
+from beam_jobs import flags, graph, launch, local_runner
 from tests.conftest import ROOT, write_photos, write_styles
 
 PACKAGES = ("tfrecords_schema", "pipeline", "beam_jobs", "trainer")
@@ -59,25 +59,22 @@ def test_job_graph_builds_with_dataflow_options(tmp_path):
           "--temp_location=gs://my-bucket/tmp", "--setup_file=./setup.py",
           "--dataflow_service_options=worker_accelerator=type:nvidia-l4;count:1;"
           "install-nvidia-driver", "--machine_type=g2-standard-4"]
-  args, beam_args = stylize.build_parser().parse_known_args(argv)
-  args.tfds_files = []
-  options = stylize._pipeline_options(beam_args)
-  assert stylize._default_runner(options) is None  # the user's runner is kept
-  prep = stylize.prepare(args, stylize._validate_args(args))
+  args, beam_args = flags.build_parser().parse_known_args(argv)
+  options = local_runner.pipeline_options(beam_args)
+  assert local_runner.runner_for(options) is None  # the user's runner is kept
+  prep = launch.prepare(args, flags.validate_args(args))
   p = beam.Pipeline(options=options)
   assert type(p.runner).__name__ == "DataflowRunner"
-  stylize._write_manifests(prep)  # as run() does: the graph's inputs
-  try:
-    stylize.build_pipeline(p, prep)
-    proto = p.to_runner_api()
-  finally:
-    stylize.out.delete_tree(prep.staging)
+  graph.build_pipeline(p, prep, prep.tasks)
+  proto = p.to_runner_api()
   labels = [t.unique_name for t in proto.components.transforms.values()]
   top = {l for l in labels if "/" not in l}
-  assert {"ReadStyleManifest", "StyleStep", "PlanViews", "JoinStyleStates",
-          "DecodeContents", "Stylize", "BuildRecords", "WriteShards",
-          "WriteDeadLetters"} <= top
-  unlabelled = [l for l in top if "(" in l or l.startswith("ParDo") or
-                l.startswith("Map")]
+  assert {"StyleStates", "StylePools", "ShardTasks", "RenderShards"} <= top
+  assert {"StyleStates/StyleStep", "RenderShards/BalanceShards",
+          "RenderShards/RenderShard"} <= set(labels)
+  composites = {"StyleStates", "StylePools", "RenderShards"}  # ours; the rest are Beam's
+  ours = top | {l for l in labels if l.count("/") == 1 and l.split("/")[0] in composites}
+  unlabelled = [l for l in ours if l.rsplit("/", 1)[-1].startswith(("ParDo(", "Map("))]
   assert not unlabelled, unlabelled
   assert not (tmp_path / "out").exists()  # building the graph wrote no dataset
+  assert not (tmp_path / "out.incomplete").exists()

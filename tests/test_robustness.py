@@ -1,6 +1,7 @@
 """The stylize job under hostile input and faults: every input is written or
 dead-lettered with its reason, a failing stylizer loses only what it must, a dying
-worker never leaves partial output, and manifest values and file names stay data."""
+worker or a runner that loses data never yields output (the finished shards stay in
+staging for a rerun), and manifest values and file names stay data."""
 
 from __future__ import annotations
 
@@ -178,7 +179,7 @@ def test_corpus_as_styles_bad_ones_dead_lettered_good_ones_used(tmp_path):
   assert str(tmp_path / "styles" / UNICODE_NAME) in used
   assert not used & {d["uri"] for d in dead}
   assert len(used) + len(dead) == len(expected)
-  c = result.summary["counters"]
+  c = result["counters"]
   assert c["style_step_calls"] == len(written) and c["styles_failed"] == len(bad)
 
 
@@ -210,8 +211,8 @@ def test_batch_that_raises_once_is_retried_and_nothing_is_lost(
                         f"--styles={small_inputs / 'styles'}", f"--styles_per_content={K}",
                         "--batch_size=2", "--image_size=32", f"--output={out}"] + IN_MEMORY)
   assert len(calls) >= 3  # the failed batch was followed by more calls (its retries)
-  assert result.summary["counters"]["batches_retried"] >= 1
-  assert result.summary["dead_letters"] == 0 and dead_letters(out) == []
+  assert result["counters"]["batches_retried"] >= 1
+  assert result["dead_letters"] == 0 and dead_letters(out) == []
   records = read_dataset(out)
   assert sorted((r["content_id"], r["view_index"]) for r in records) == sorted(
       (cid, v) for cid in {r["content_id"] for r in records} for v in range(1, K + 1))
@@ -247,43 +248,54 @@ def test_element_that_always_fails_loses_only_its_own_views(
   records = read_dataset(out)
   assert len(records) == 5 * K and str(magenta) not in {r["content_uri"] for r in records}
   assert len({r["content_uri"] for r in records} | {d["uri"] for d in dead}) == 6
-  c = result.summary["counters"]
+  c = result["counters"]
   assert c["views_failed"] == K and c["batches_retried"] >= 1
 
 
 def test_views_lost_without_a_trace_fail_the_job_with_no_output(
     tmp_path, small_inputs, monkeypatch):
   """A runner that loses elements (Beam's local multi-process runner did, once in seven
-  demo runs) must not yield a dataset with holes: the launcher's accounting catches it."""
-  from beam_jobs import transforms as T
+  demo runs) must not yield a dataset with holes: the launcher's accounting catches it,
+  forgets the shard that lost them, and a rerun renders just that shard again."""
+  from pipeline import render
+  real_render = render.ShardRenderer.render
 
-  class LosingBuildRecordFn(T.BuildRecordFn):
-    def process(self, item):
-      view = item.example if hasattr(item, "example") else item
-      if view["content"]["uri"].endswith("photo_002.jpg") and view["view_index"] == 1:
-        return  # dropped: neither written nor dead-lettered
-      yield from super().process(item)
+  def losing_render(self, contents, pools):
+    for item in real_render(self, contents, pools):
+      if (not isinstance(item, dict) and item.content["uri"].endswith("photo_002.jpg")
+          and item.view_index == 1):
+        continue  # dropped: neither written nor dead-lettered
+      yield item
 
-  monkeypatch.setattr(T, "BuildRecordFn", LosingBuildRecordFn)
+  monkeypatch.setattr(render.ShardRenderer, "render", losing_render)
   out = tmp_path / "out"
+  args = [f"--content={small_inputs / 'content'}", f"--styles={small_inputs / 'styles'}",
+          f"--styles_per_content={K}", "--image_size=32", "--records_per_shard=4",
+          "--split_fractions=1,0,0", f"--output={out}"] + IN_MEMORY
   with pytest.raises(stylize.UnaccountedViewsError) as e:
-    stylize.run([f"--content={small_inputs / 'content'}",
-                 f"--styles={small_inputs / 'styles'}", f"--styles_per_content={K}",
-                 "--image_size=32", f"--output={out}"] + IN_MEMORY)
+    stylize.run(args)
   assert str(e.value).startswith("1 planned views of 1 contents are neither written nor "
                                  "dead-lettered")
   victim = str(small_inputs / "content" / "photo_002.jpg")
   assert f"{victim}: planned {K}, written {K - 1}, dead-lettered 0" in str(e.value)
-  assert not out.exists() and not list(tmp_path.glob("out.incomplete-*"))
+  assert "(1 shards will be rendered again on a rerun)" in str(e.value)
+  assert not out.exists()
+  staged = tmp_path / "out.incomplete"
+  assert len(list((staged / "_work" / "done").glob("*.json"))) == 2  # of 3 shards
+  monkeypatch.setattr(render.ShardRenderer, "render", real_render)
+  summary = stylize.run(args)
+  assert summary["shards_resumed"] == 2 and summary["counters"]["shards_written"] == 1
+  check_dataset(out, 6, K, original=False)
 
 
 def test_local_runner_channels_flush_on_size_so_slow_writes_lose_nothing():
   """Beam's timer-flushed channel can drop a chunk written during a timed flush (see
-  stylize._no_timed_flushes_in_local_runner); the job's local runner must not use it."""
+  local_runner._no_timed_flushes_in_local_runner); the job's local runner must not use it."""
   import time
   from apache_beam.runners.portability.fn_api_runner import worker_handlers
   from apache_beam.runners.worker import data_plane
-  stylize._default_runner(stylize._pipeline_options([]))
+  from beam_jobs import local_runner
+  local_runner.runner_for(local_runner.pipeline_options([]))
   limit = worker_handlers.DATA_BUFFER_TIME_LIMIT_MS
   assert limit == 0
   received = []
@@ -358,12 +370,11 @@ def _alive_workers(pids: list[int]) -> list[int]:
 
 
 @pytest.mark.slow
-def test_worker_death_fails_the_job_cleanly_with_no_partial_output(tmp_path, small_inputs):
-  """The local FnApiRunner does not retry a bundle whose worker died, so the job fails.
-
-  That is the right outcome: the lost bundle's views would otherwise be missing from
-  both the records and the dead letters. Failing leaves nothing behind, and a rerun
-  (deterministic) writes the complete dataset; Dataflow retries bundles itself.
+def test_worker_death_fails_the_job_cleanly_and_a_rerun_completes_it(tmp_path, small_inputs):
+  """The local FnApiRunner does not retry a bundle whose worker died, and when no data
+  is in flight to that worker it would wait for it forever; the job notices the death,
+  stops the other workers and fails with one message, publishing nothing. The shards
+  finished before stay in staging, and the same command completes the dataset.
   """
   hook = tmp_path / "hook"
   hook.mkdir()
@@ -374,25 +385,29 @@ def test_worker_death_fails_the_job_cleanly_with_no_partial_output(tmp_path, sma
              PYTHONPATH=os.pathsep.join(filter(None, [str(hook),
                                                       os.environ.get("PYTHONPATH")])))
   out = tmp_path / "out"
-  done = run_job([f"--content={small_inputs / 'content'}",
-                  f"--styles={small_inputs / 'styles'}", f"--styles_per_content={K}",
-                  "--image_size=32", "--direct_num_workers=2", f"--output={out}"],
-                 timeout=300, env=env)  # the default runner: multi-processing
-  killed = re.findall(r"injected worker death in pid (\d+)", done.stderr)
-  assert len(killed) == 1 and int(killed[0]) != done.pid, done.stderr[-3000:]
-  assert not marker.exists()
+  args = [f"--content={small_inputs / 'content'}", f"--styles={small_inputs / 'styles'}",
+          f"--styles_per_content={K}", "--image_size=32", "--direct_num_workers=2",
+          "--records_per_shard=2", f"--output={out}"]  # the default: multi-processing
+  done = run_job(args, timeout=300, env=env)
   assert done.returncode != 0, done.stdout[-2000:]
-  # What the user reads: Beam's two errors, the dead worker first, then the driver's.
-  assert "RuntimeError: Worker subprocess exited with return code 1" in done.stderr
-  assert "RuntimeError: Channel closed prematurely." in done.stderr
-  assert "wrote" not in done.stdout
+  assert not marker.exists()
+  # What the user reads: one line saying what happened and what to do, no traceback.
+  assert "a worker process died (Worker subprocess exited with return code 1)" in done.stderr
+  assert "rerun the same command to resume" in done.stderr
+  assert "Traceback" not in done.stderr and "wrote" not in done.stdout
+  log = re.search(r"whole log: (\S+)\)", done.stderr).group(1)
+  killed = re.findall(r"injected worker death in pid (\d+)", pathlib.Path(log).read_text())
+  assert len(killed) == 1 and int(killed[0]) != done.pid
   assert not out.exists()
-  assert not list(tmp_path.glob("out.incomplete-*"))  # staging removed too
   workers = [int(p) for p in pids.read_text().split()]
   deadline = time.monotonic() + 30
   while _alive_workers(workers) and time.monotonic() < deadline:
     time.sleep(0.5)
   assert not _alive_workers(workers), "the surviving worker outlived the job"
+  again = run_job(args, timeout=300)
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert "shards kept from an earlier run" in again.stdout
+  check_dataset(out, 6, K, original=False)
 
 
 # --- 4. input safety --------------------------------------------------------------
@@ -424,15 +439,15 @@ def test_manifest_values_and_file_names_are_data_only(tmp_path, monkeypatch):
   photos[1].rename(content / "hub:magenta.jpg")
 
   specs = []
-  real_from_spec = stylize.from_spec
+  real_from_spec = T.from_spec
 
   def spy(spec):
     specs.append(spec)
     return real_from_spec(spec)
 
-  monkeypatch.setattr(stylize, "from_spec", spy)
+  from beam_jobs import launch
+  monkeypatch.setattr(launch, "from_spec", spy)
   monkeypatch.setattr(T, "from_spec", spy)
-  monkeypatch.setattr(T, "_STYLIZERS", {})  # so the workers build their stylizer anew
   monkeypatch.chdir(tmp_path)  # a relative `touch PWNED` would land here
   out = tmp_path / "out"
   stylize.run([f"--content={content}", f"--styles={styles / 'manifest.csv'}",

@@ -108,7 +108,7 @@ def test_real_photos_real_model_end_to_end_and_deterministic(
   # The default local runner: multi-processing on all cores.
   result = stylize.run(argv + [f"--output={tmp_path / 'a'}"])
   records, by_content, meta = check_dataset(tmp_path / "a", 8, 2, original=True)
-  counters = result.summary["counters"]
+  counters = result["counters"]
   assert counters["style_step_calls"] == 3  # once per distinct style, not per content
   # One model per worker process, shared by the style step and the content step.
   assert 1 <= counters["model_loads"] <= (os.cpu_count() or 1)
@@ -258,6 +258,8 @@ def test_unusable_input_fails_fast_with_one_message_and_no_output(
 
 def test_rerun_replaces_the_dataset_whole_and_a_failed_run_changes_nothing(
     tmp_path, small_inputs, monkeypatch):
+  """A failed run leaves the published dataset alone and keeps its finished shards in
+  staging, where the same command picks them up."""
   out = tmp_path / "out"
   base = [f"--content={small_inputs / 'content'}", f"--styles={small_inputs / 'styles'}",
           "--styles_per_content=2", "--image_size=32", "--split_fractions=1,0,0",
@@ -273,11 +275,18 @@ def test_rerun_replaces_the_dataset_whole_and_a_failed_run_changes_nothing(
 
   def broken_finalize(*args, **kwargs):
     raise RuntimeError("disk full (injected)")
-  monkeypatch.setattr(stylize.out, "finalize", broken_finalize)
+  from beam_jobs import output
+  real_finalize = output.finalize
+  monkeypatch.setattr(output, "finalize", broken_finalize)
   with pytest.raises(RuntimeError, match="injected"):
     stylize.run(base + ["--num_shards=1", "--overwrite"])
   assert shard_bytes(out) == before  # the old dataset is untouched
-  assert [p.name for p in tmp_path.iterdir()] == ["out"]  # and no staging left behind
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.incomplete"]
+  monkeypatch.setattr(output, "finalize", real_finalize)
+  summary = stylize.run(base + ["--num_shards=1", "--overwrite"])
+  assert summary["shards_resumed"] == 1 and summary["counters"].get("records_written", 0) == 0
+  assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging left behind
+  assert list(shard_bytes(out)) == ["stylized-train.tfrecord-00000-of-00001"]
 
 
 def test_tfds_coco_source_runs_in_the_job(tmp_path, small_inputs):

@@ -1,0 +1,117 @@
+"""The stylize job's command line: its flags and their checks.
+
+Every check here runs before any input is listed or any model loaded, so a wrong flag
+fails at once with one message.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from pipeline import image_io, plan
+from pipeline.stylizers import SPEC_HELP
+
+
+def build_parser() -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(
+      prog="python -m beam_jobs.stylize",
+      description="Dataset job: content images x style images -> stylized, versioned, "
+                  "sharded TFRecords.",
+      epilog="Unknown flags are passed to Beam's PipelineOptions (e.g. --runner).")
+  p.add_argument("--content", required=True,
+                 help="content images: a folder (all files below it) or a glob; "
+                      "local or gs://")
+  p.add_argument("--styles", required=True,
+                 help="style images: a folder, a glob, or a CSV manifest (*.csv) with a "
+                      "path column and any of artist, style, genre, title")
+  src = p.add_argument_group("sources")
+  src.add_argument("--tfds_data_dir", default=None,
+                   help="data_dir of a prepared TFDS dataset, for --content=tfds:NAME:SPLIT "
+                        "(e.g. tfds:coco/2017:train)")
+  src.add_argument("--coco_annotations", default="",
+                   help="COCO instances_*.json: label the contents from it (the COCO "
+                        "image id becomes the content id)")
+  src.add_argument("--content_labels_from_dirs", action="store_true",
+                   help="label each content by its first folder under --content "
+                        "(one folder per class)")
+  src.add_argument("--styles_layout", default="folder", choices=["folder", "wikiart"],
+                   help="wikiart: style and artist from <Style>/<artist>_<title>.jpg")
+  src.add_argument("--manifest_style_column", default="style",
+                   help="manifest column holding the style/movement name (default style)")
+  src.add_argument("--style_filter", default="",
+                   help="comma-separated style names to keep, e.g. Impressionism")
+  src.add_argument("--artist_filter", default="",
+                   help="comma-separated artists to keep")
+  src.add_argument("--max_styles_per_artist", type=int, default=0,
+                   help="at most N styles per artist (seeded choice; 0: no cap)")
+  src.add_argument("--max_styles", type=int, default=0,
+                   help="at most N styles in all (seeded choice; 0: all)")
+  p.add_argument("--output", required=True, help="output folder for the dataset")
+  p.add_argument("--stylizer", default="classical", help=f"{SPEC_HELP} (default: "
+                 "classical, which needs no model files)")
+  p.add_argument("--styles_per_content", type=int, default=4, metavar="K",
+                 help="distinct styles rendered per content (default 4)")
+  p.add_argument("--include_original", action="store_true",
+                 help="also write each content's unstylized view (view_index 0)")
+  p.add_argument("--seed", type=int, default=0, help="seed of the plan (splits, styles)")
+  p.add_argument("--split_fractions", default="0.8,0.1,0.1",
+                 help="train,val,test shares of the contents (default 0.8,0.1,0.1)")
+  p.add_argument("--holdout_style_fraction", type=float, default=0.0,
+                 help="share of styles used only in val/test (default 0: none)")
+  p.add_argument("--style_strength", type=float, default=1.0,
+                 help="blend strength in [0,1] (default 1: full style)")
+  p.add_argument("--image_size", type=int, default=256,
+                 help="output images are SIZE x SIZE (default 256)")
+  p.add_argument("--resize_policy", default="center_crop",
+                 choices=["center_crop", "pad", "stretch"],
+                 help="how contents are made square (default center_crop)")
+  p.add_argument("--image_format", default="jpeg", choices=["jpeg", "png"])
+  p.add_argument("--jpeg_quality", type=int, default=95)
+  p.add_argument("--records_per_shard", type=int, default=1000,
+                 help="target records per shard (default 1000)")
+  p.add_argument("--num_shards", type=int, default=0,
+                 help="shards per split; overrides --records_per_shard when > 0")
+  p.add_argument("--batch_size", type=int, default=8,
+                 help="max contents per stylizer call (default 8)")
+  p.add_argument("--max_pixels", type=int, default=image_io.DEFAULT_MAX_PIXELS,
+                 help="refuse images with more pixels (decompression bombs)")
+  p.add_argument("--max_contents", type=int, default=0,
+                 help="use only the first N contents by id (0: all)")
+  p.add_argument("--dataset_name", default="stylized",
+                 help="file name prefix of the shards (default stylized)")
+  p.add_argument("--overwrite", action="store_true",
+                 help="replace an existing dataset at --output (only on success)")
+  p.add_argument("--verbose", action="store_true",
+                 help="show Beam's, TensorFlow's and the workers' logs on the console "
+                      "(by default they go to the staging folder's _work/job.log)")
+  return p
+
+
+def fail(message: str) -> SystemExit:
+  return SystemExit(f"error: {message}")
+
+
+def validate_args(args) -> tuple[float, float, float]:
+  checks = [
+      (args.styles_per_content >= 1, "--styles_per_content must be >= 1"),
+      (0.0 <= args.style_strength <= 1.0, "--style_strength must be in [0, 1]"),
+      (args.image_size >= 16, "--image_size must be >= 16"),
+      (1 <= args.jpeg_quality <= 100, "--jpeg_quality must be in [1, 100]"),
+      (args.records_per_shard >= 1, "--records_per_shard must be >= 1"),
+      (args.num_shards >= 0, "--num_shards must be >= 0"),
+      (args.batch_size >= 1, "--batch_size must be >= 1"),
+      (args.max_contents >= 0, "--max_contents must be >= 0"),
+      (args.max_styles >= 0 and args.max_styles_per_artist >= 0,
+       "--max_styles and --max_styles_per_artist must be >= 0"),
+      (0.0 <= args.holdout_style_fraction < 1.0,
+       "--holdout_style_fraction must be in [0, 1)"),
+      ("/" not in args.dataset_name and "-" not in args.dataset_name,
+       "--dataset_name may not contain '/' or '-' (TFDS file naming)"),
+  ]
+  for ok, message in checks:
+    if not ok:
+      raise fail(message)
+  try:
+    return plan.parse_fractions(args.split_fractions)
+  except ValueError as e:
+    raise fail(str(e))
