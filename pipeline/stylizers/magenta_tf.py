@@ -37,7 +37,8 @@ import tempfile
 from pipeline.stylizers.base import StylizerConfigError
 from pipeline.stylizers.tflite import BOTTLENECK_DIM, PREDICTION_FILE, TRANSFER_FILES
 
-#: Signature names of the halves in the exported SavedModel (also its method names).
+#: Signature names of the halves in the exported SavedModel (also its method names):
+#: style_image -> bottleneck, and (content_image, bottleneck) -> stylized_image.
 PREDICT_SIGNATURE = "predict_bottleneck"
 TRANSFER_SIGNATURE = "transfer"
 
