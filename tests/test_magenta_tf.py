@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from pipeline import image_io
 from pipeline.stylizers import magenta_tf, tflite_graph
 from pipeline.stylizers.base import StylizerConfigError
 from pipeline.stylizers.preprocess import predictor_input
@@ -53,13 +54,8 @@ print(sorted(k for k in sys.modules if k.split(".")[0] in ("pipeline", "beam_job
 
 
 def _square(path, size: int) -> np.ndarray:
-  """uint8 centre crop resized to size x size, like the job's contents."""
-  im = Image.open(path).convert("RGB")
-  w, h = im.size
-  s = min(w, h)
-  left, top = (w - s) // 2, (h - s) // 2
-  return np.asarray(im.crop((left, top, left + s, top + s)).resize((size, size),
-                                                                    Image.BILINEAR))
+  """uint8 centre crop resized to size x size, as the job prepares contents."""
+  return image_io.resize_to_square(image_io.load_image(str(path)), size, "center_crop")
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +95,7 @@ def test_port_matches_the_litert_pair(compared):
   mad = np.abs(compared["combined"] - compared["litert"]).mean(axis=(1, 2, 3)) * 255
   assert compared["combined"].shape == compared["litert"].shape == (4, 384, 384, 3)
   assert (mad <= 4.0).all(), mad
-  # ...while the photos differ from their stylized versions by far more (~60 / 255).
+  # ...while the photos differ from their stylized versions by far more (~49 / 255).
   assert (np.abs(compared["litert"] - compared["contents"]).mean() * 255) > 30
 
 
@@ -110,7 +106,8 @@ def test_bottlenecks_match_the_int8_predictor(compared):
   cosine = (ours * theirs).sum(1) / np.linalg.norm(ours, axis=1) / np.linalg.norm(
       theirs, axis=1)
   assert (cosine >= 0.98).all(), cosine  # measured 0.9998-0.9999
-  # Different paintings still give clearly different bottlenecks (measured cos < 0.9).
+  # Different paintings still give different bottlenecks: 0.85 for these two (but two
+  # other AIC paintings reach 0.994, so the cosine bound alone is a weak check).
   cross = (ours[0] @ ours[1]) / np.linalg.norm(ours[0]) / np.linalg.norm(ours[1])
   assert cross < 0.95, cross
 
