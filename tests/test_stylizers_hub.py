@@ -324,6 +324,15 @@ def test_jit_compile_gives_the_same_images(magenta_tf_dir, magenta, photos, pain
                              magenta.content_step(x, states, [1.0, 0.5]), atol=1e-4)
 
 
+def test_jit_switch_is_checked(monkeypatch):
+  monkeypatch.setenv(hub_module.JIT_ENV, "1")
+  assert HubStylizer("unused").jit_compile is True
+  assert HubStylizer("unused", jit_compile=False).jit_compile is False
+  monkeypatch.setenv(hub_module.JIT_ENV, "yes")
+  with pytest.raises(StylizerConfigError, match="STYLIZE_HUB_JIT"):
+    HubStylizer("unused")
+
+
 def test_states_of_another_model_are_refused(magenta, export_dir):
   x = np.zeros((1, 64, 64, 3), np.float32)
   with pytest.raises(ValueError, match=r"\(100,\)"):

@@ -103,7 +103,10 @@ class HubStylizer(Stylizer):
     """jit_compile=None reads $STYLIZE_HUB_JIT (1/0), default off."""
     self.handle = str(handle)
     if jit_compile is None:
-      jit_compile = os.environ.get(JIT_ENV, "").strip() in ("1", "true", "True")
+      raw = os.environ.get(JIT_ENV, "").strip().lower()
+      if raw not in ("", "0", "1", "false", "true"):
+        raise StylizerConfigError(f"${JIT_ENV}={raw!r}: expected 1 or 0")
+      jit_compile = raw in ("1", "true")
     self.jit_compile = bool(jit_compile)
     self.has_halves: bool | None = None  # known once loaded
     self.device: str | None = None  # "/GPU:0" or "/CPU:0", once loaded
