@@ -233,6 +233,9 @@ def test_remote_handle_passes_when_cached_or_reachable(monkeypatch, tmp_path):
     server.bind(("127.0.0.1", 0))
     server.listen(1)
     HubStylizer(f"http://127.0.0.1:{server.getsockname()[1]}/model/1").validate()
+  # A SavedModel in Cloud Storage is not a download: no reachability check at all.
+  monkeypatch.setattr(socket, "create_connection", lambda *a, **k: 1 / 0)
+  HubStylizer("gs://bucket/magenta_tf").validate()
 
 
 # -------------------------------------------- the two halves: the Magenta port, real data

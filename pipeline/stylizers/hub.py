@@ -138,10 +138,12 @@ class HubStylizer(Stylizer):
     return self._version
 
   def validate(self) -> None:
-    """Local dir: has a saved_model.pb. Remote handle: cached, or its host answers
+    """Local dir: has a saved_model.pb. HTTP(S) handle: cached, or its host answers
     within REACH_TIMEOUT_S; otherwise one error naming the local alternatives."""
     if _is_remote(self.handle):
-      if not _cached(self.handle):
+      # gs:// folders are read by TensorFlow's file system at load time (credentials
+      # and all); only a download from an HTTP(S) hub can be checked cheaply here.
+      if self.handle.startswith(("http://", "https://")) and not _cached(self.handle):
         reason = _unreachable(self.handle, REACH_TIMEOUT_S)
         if reason:
           raise StylizerConfigError(offline_message(self.handle, reason))
