@@ -36,6 +36,10 @@ setuptools.setup(
     install_requires=REQUIRED,
     extras_require={
         "gcp": ["apache-beam[gcp,tfrecord]==2.77.0"],  # Dataflow runner, gs:// I/O
-        "test": ["pytest>=8", "psutil>=5"],
+        # Only `python -m pipeline.stylizers.magenta_tf export` reads TF Lite files;
+        # workers load the SavedModel it writes, so they do not install this.
+        "convert": ["tflite==2.18.0"],
+        "gpu": ["tensorflow[and-cuda]==2.21.0"],  # CUDA/cuDNN wheels for the hub stylizer
+        "test": ["pytest>=8", "psutil>=5", "tflite==2.18.0"],  # tests run the export
     },
 )

@@ -85,3 +85,11 @@ def make_stripes_style(palette=((0.9, 0.45, 0.1), (0.35, 0.05, 0.45)), seed: int
   img = t[..., None] * a + (1 - t[..., None]) * b
   img += rng.normal(0.0, 0.06, img.shape).astype(np.float32)
   return np.clip(np.rint(img * 255), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def magenta_tf_dir(magenta_tflite_dir, tmp_path_factory) -> pathlib.Path:
+  """The Magenta TF Lite pair exported once per test session as a SavedModel (~10 s)."""
+  from pipeline.stylizers import magenta_tf
+  out = tmp_path_factory.mktemp("magenta_tf") / "model"
+  return pathlib.Path(magenta_tf.export(str(magenta_tflite_dir), str(out)))

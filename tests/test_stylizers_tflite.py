@@ -210,9 +210,9 @@ def test_resize_is_tensorflows_antialiased_bilinear(shape, size):
   """The pair's resize is Pillow's, so workers need no TensorFlow; it must stay the
   filter Magenta's preprocessing (tf.image.resize, antialiased) uses."""
   import tensorflow as tf
-  from pipeline.stylizers.tflite import _resize
+  from pipeline.stylizers.preprocess import resize
   image = np.random.default_rng(sum(shape)).random((*shape, 3), dtype=np.float32)
-  ours = _resize(image, *size)
+  ours = resize(image, *size)
   theirs = tf.image.resize(image, size, method="bilinear", antialias=True).numpy()
   assert ours.shape == (*size, 3) and ours.dtype == np.float32
   np.testing.assert_allclose(ours, theirs, atol=1e-4)

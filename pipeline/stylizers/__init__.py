@@ -4,7 +4,9 @@
     tflite:<dir>[?threads=N]  Magenta TF Lite pair (prediction + transfer) through LiteRT;
                               N interpreter threads (default: $STYLIZE_TFLITE_THREADS,
                               which the local job sets to cores per worker, else all cores)
-    hub[:<handle-or-dir>]     TF-Hub handle or local SavedModel, `model(content, style)[0]`
+    hub[:<handle-or-dir>]     TF-Hub handle or local SavedModel, `model(content, style)[0]`;
+                              its predict_bottleneck/transfer halves when it has them
+                              (the Magenta port: python -m pipeline.stylizers.magenta_tf)
 """
 
 from __future__ import annotations

@@ -28,10 +28,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from pipeline.stylizers.base import Stylizer, StylizerConfigError
+from pipeline.stylizers.preprocess import as_rgb, predictor_input, resize
 
 PREDICTION_FILE = "prediction_int8.tflite"
 TRANSFER_FILES = {"fp16": "transfer_fp16.tflite", "int8": "transfer_int8.tflite"}
-STYLE_SIZE = 256  # fixed input of the prediction network
 CONTENT_SIZE = 384  # fixed input of the transfer network
 BOTTLENECK_DIM = 100
 #: Threads per interpreter when the caller does not say. The local Beam job sets it to
@@ -68,43 +68,6 @@ def _exists(path: str) -> bool:
     from apache_beam.io.filesystems import FileSystems  # only remote paths need Beam
     return FileSystems.exists(path)
   return os.path.isfile(path)
-
-
-def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
-  """float32 HxWx3 -> float32 height x width x 3.
-
-  Bilinear with antialiasing: the same deterministic filter everywhere, and downscaling a
-  large painting does not alias its brush texture (which the bottleneck would pick up).
-  Pillow's float ("F") resampling is the triangle filter `tf.image.resize(...,
-  antialias=True)` uses (outputs agree to 2e-5), without starting TensorFlow in every
-  worker process (~4.5 s each).
-  """
-  if image.shape[0] == height and image.shape[1] == width:
-    return image
-  from PIL import Image
-  channels = [Image.fromarray(np.ascontiguousarray(image[..., c], np.float32), "F")
-              .resize((width, height), Image.Resampling.BILINEAR)
-              for c in range(image.shape[-1])]
-  return np.stack([np.asarray(c, np.float32) for c in channels], axis=-1)
-
-
-def _center_crop_square(image: np.ndarray) -> np.ndarray:
-  h, w = image.shape[:2]
-  side = min(h, w)
-  top, left = (h - side) // 2, (w - side) // 2
-  return image[top:top + side, left:left + side]
-
-
-def _as_rgb(image: np.ndarray) -> np.ndarray:
-  """Accepts greyscale and RGBA too: a few public-domain paintings are greyscale."""
-  image = np.asarray(image)
-  if image.ndim == 2:
-    image = image[..., None]
-  if image.ndim != 3 or image.shape[-1] not in (1, 3, 4):
-    raise ValueError(f"expected an HxWx3 image, got shape {image.shape}")
-  if image.shape[-1] == 1:
-    image = np.repeat(image, 3, axis=-1)
-  return image[..., :3]
 
 
 class TFLiteStylizer(Stylizer):
@@ -231,7 +194,7 @@ class TFLiteStylizer(Stylizer):
 
   def _predict(self, image01: np.ndarray) -> np.ndarray:
     """float32 HxWx3 in [0,1] -> bottleneck [100]; centre-crop + resize as Magenta does."""
-    square = _resize(_center_crop_square(image01), STYLE_SIZE, STYLE_SIZE)
+    square = predictor_input(image01)
     with self._lock:
       self._prediction.set_tensor(self._style_in, square[None])
       self._prediction.invoke()
@@ -241,7 +204,7 @@ class TFLiteStylizer(Stylizer):
   def style_step(self, style_rgb: np.ndarray) -> np.ndarray:
     """Returns the style bottleneck, float32 [100]: 400 bytes to ship per style."""
     self.load()
-    image = _as_rgb(style_rgb).astype(np.float32) / 255.0
+    image = as_rgb(style_rgb).astype(np.float32) / 255.0
     return self._predict(image)
 
   def content_step(self, contents: np.ndarray, states: Sequence[Any],
@@ -266,12 +229,12 @@ class TFLiteStylizer(Stylizer):
         # Magenta's strength: mix in the content's own bottleneck, same preprocessing.
         bottleneck = (strength * bottleneck
                       + (1.0 - strength) * self._predict(contents[i]))
-      content = _resize(contents[i], CONTENT_SIZE, CONTENT_SIZE)
+      content = resize(contents[i], CONTENT_SIZE, CONTENT_SIZE)
       with self._lock:
         self._transfer.set_tensor(self._content_in, content[None])
         self._transfer.set_tensor(self._transfer_bottleneck_in,
                                   bottleneck.reshape(1, 1, 1, BOTTLENECK_DIM))
         self._transfer.invoke()
         stylized = self._transfer.get_tensor(self._stylized_out)[0]
-      out[i] = np.clip(_resize(stylized, h, w), 0.0, 1.0)
+      out[i] = np.clip(resize(stylized, h, w), 0.0, 1.0)
     return out
