@@ -165,8 +165,10 @@ def plan_summary(prep: Prepared) -> dict:
   a = prep.args
   digest = lambda rows: hashlib.sha256(  # noqa: E731
       "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows).encode()).hexdigest()
+  planned = ("split", "index_in_split", "shard")  # follow from the flags, not the files
+  listed = [{k: v for k, v in c.items() if k not in planned} for c in prep.contents]
   return {"flags": {k: v for k, v in sorted(vars(a).items()) if k not in NOT_IN_PLAN},
-          "contents": digest(prep.contents), "styles": digest(prep.styles),
+          "contents": digest(listed), "styles": digest(prep.styles),
           "stylizer_version": prep.stylizer.version,
           "schema_version": schema.SCHEMA_VERSION}
 

@@ -1,0 +1,189 @@
+"""A killed job resumes: same command, same output path -> only the unfinished shards are
+rendered, and the shards are byte-identical to an uninterrupted run's. A rerun with
+another plan starts over and says so; a second live job on the same output is refused;
+a dead job's lock is taken over."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from beam_jobs import staging as stg
+from beam_jobs import stylize
+from tests.conftest import write_photos, write_styles
+from tests.test_robustness import run_job
+from tests.test_stylize_job import IN_MEMORY, check_dataset, shard_bytes
+
+# On PYTHONPATH as sitecustomize.py, so it runs in the launcher and in every worker:
+# kills the job's whole process group (like `kill -9 -PGID`) at the N-th call of a
+# function, counted across processes in $KILL_COUNT.
+_KILLER = '''\
+import importlib.abc, importlib.util, os, signal, sys
+
+MODULE, FUNC = os.environ["KILL_IN"].rsplit(".", 1)
+
+
+class _Patch(importlib.abc.MetaPathFinder):
+  def find_spec(self, name, path, target=None):
+    if name != MODULE:
+      return None
+    sys.meta_path.remove(self)
+    spec = importlib.util.find_spec(name)
+    load = spec.loader.exec_module
+
+    def exec_module(module):
+      load(module)
+      original = getattr(module, FUNC)
+
+      def wrapped(*args, **kwargs):
+        result = original(*args, **kwargs)
+        if os.environ.get("KILL_ONLY_IF", "") in str(args):
+          with open(os.environ["KILL_COUNT"], "a") as f:
+            f.write("x")
+          if os.path.getsize(os.environ["KILL_COUNT"]) == int(os.environ["KILL_AT"]):
+            os.killpg(os.getpgid(0), signal.SIGKILL)
+        return result
+
+      setattr(module, FUNC, wrapped)
+
+    spec.loader.exec_module = exec_module
+    return spec
+
+
+if os.environ.get("KILL_IN"):
+  sys.meta_path.insert(0, _Patch())
+'''
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+  root = tmp_path_factory.mktemp("resume")
+  write_photos(root / "content", 12, seed=5)
+  write_styles(root / "styles", 4)
+  return root
+
+
+def _args(inputs, out, *extra):
+  return [f"--content={inputs / 'content'}", f"--styles={inputs / 'styles'}",
+          "--styles_per_content=2", "--include_original", "--image_size=32",
+          "--records_per_shard=6", "--split_fractions=0.5,0.25,0.25", "--seed=2",
+          f"--output={out}", *extra]
+
+
+def _killer_env(tmp_path, kill_in: str, at: int, only_if: str = "") -> dict:
+  hook = tmp_path / "hook"
+  hook.mkdir(exist_ok=True)
+  (hook / "sitecustomize.py").write_text(_KILLER)
+  return dict(os.environ, KILL_IN=kill_in, KILL_AT=str(at), KILL_ONLY_IF=only_if,
+              KILL_COUNT=str(tmp_path / "kill-count"),
+              PYTHONPATH=os.pathsep.join(filter(None, [str(hook),
+                                                       os.environ.get("PYTHONPATH")])))
+
+
+@pytest.fixture(scope="module")
+def reference(inputs, tmp_path_factory):
+  out = tmp_path_factory.mktemp("ref") / "out"
+  stylize.run(_args(inputs, out) + IN_MEMORY)
+  return shard_bytes(out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["between_shards", "mid_shard"])
+def test_killed_job_resumes_to_identical_shards(tmp_path, inputs, reference, where):
+  out = tmp_path / "out"
+  staged = tmp_path / "out.incomplete"
+  if where == "between_shards":  # right after the 2nd shard's done marker is written
+    env = _killer_env(tmp_path, "beam_jobs.output.write_text", 2, "/_work/done/")
+  else:  # after the 4th record of the 3rd shard begun (2 shards of 6 are done then)
+    env = _killer_env(tmp_path, "pipeline.records.encode_view", 6 + 6 + 4)
+  killed = run_job(_args(inputs, out, "--direct_num_workers=1"), timeout=300, env=env)
+  assert killed.returncode == -9, killed.stderr[-3000:]
+  assert not out.exists()
+  done = sorted(p.name for p in (staged / "_work" / "done").glob("*.json"))
+  assert len(done) == 2, done
+  half_written = list(staged.glob("*.tmp-*"))
+  assert len(half_written) == (1 if where == "mid_shard" else 0)
+  kept = {p.name: p.stat().st_mtime_ns for p in staged.glob("*.tfrecord-*")
+          if ".tmp-" not in p.name}
+  assert len(kept) == 2
+
+  again = run_job(_args(inputs, out), timeout=300)
+  assert again.returncode == 0, again.stderr[-3000:]
+  _check_console(again)
+  assert "resuming: 2 shards already done" in again.stderr
+  assert "2 shards kept from an earlier run" in again.stdout
+  assert shard_bytes(out) == reference  # byte-identical to the uninterrupted run
+  assert not staged.exists() and not list(out.glob("*.tmp-*"))
+  assert all((out / name).stat().st_mtime_ns == t for name, t in kept.items())  # not redone
+  check_dataset(out, 12, 2, original=True)
+
+
+def _check_console(done) -> None:
+  """What a user sees: our lines, one progress bar and the summary; no Beam worker
+  harness INFO lines, no TensorFlow CUDA or oneDNN probes."""
+  console = done.stdout + done.stderr
+  for noise in ("INFO", "sdk_worker", "Logging handler", "cuda", "oneDNN", "apitools",
+                "absl::InitializeLog"):
+    assert noise not in console, console[-3000:]
+  lines = [l for l in done.stderr.split("\n") if l.strip()]  # a bar redraws with \r
+  assert lines[0].startswith("stylize: took over the lock of a job that is no longer")
+  assert lines[1].startswith("stylize: 12 contents x 3 views = 36 views in 7 shards")
+  bar = lines[-1].split("\r")
+  assert "36/36 views" in bar[-1] and "shards 7/7" in bar[-1]  # the bar, at its end
+  assert len(lines) == 3, lines
+  assert done.stdout.startswith("wrote 36 records (") and done.stdout.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_verbose_shows_the_workers_logs(tmp_path, inputs):
+  done = run_job(_args(inputs, tmp_path / "out", "--verbose", "--direct_num_workers=2"),
+                 timeout=300)
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert "sdk_worker" in done.stderr and "INFO" in done.stderr  # the harness, back
+
+
+def test_rerun_with_another_plan_starts_over_and_says_so(tmp_path, inputs, capfd):
+  out = tmp_path / "out"
+  env = _killer_env(tmp_path, "beam_jobs.output.write_text", 1, "/_work/done/")
+  killed = run_job(_args(inputs, out, "--direct_num_workers=1"), timeout=300, env=env)
+  assert killed.returncode == -9
+  summary = stylize.run(_args(inputs, out, "--seed=3") + IN_MEMORY)  # last --seed wins
+  assert summary["shards_resumed"] == 0
+  err = capfd.readouterr().err
+  assert "held an unfinished job with another plan (changed: --seed); starting over" in err
+  check_dataset(out, 12, 2, original=True)
+
+
+def test_second_job_on_the_same_output_is_refused_naming_the_first(tmp_path, inputs):
+  out = tmp_path / "out"
+  first = stg.Lock(stg.staging_dir(str(out)))
+  first.acquire()  # a live job: this process
+  try:
+    with pytest.raises(SystemExit) as e:
+      stylize.run(_args(inputs, out) + IN_MEMORY)
+    message = str(e.value)
+    assert message.startswith("error: another job is writing this output: pid "
+                              f"{os.getpid()} on {first.info['host']}, started "
+                              f"{first.info['started']}")
+    assert not out.exists()
+  finally:
+    first.release()
+
+
+def test_lock_of_a_dead_job_is_taken_over(tmp_path, inputs, capfd):
+  out = tmp_path / "out"
+  dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                        capture_output=True, text=True, check=True)
+  lock = stg.work(stg.staging_dir(str(out)), "lock.json")
+  os.makedirs(os.path.dirname(lock))
+  with open(lock, "w") as f:
+    json.dump({"host": stg.socket.gethostname(), "pid": int(dead.stdout),
+               "started": "yesterday", "heartbeat": stg.time.time(), "token": "old"}, f)
+  stylize.run(_args(inputs, out) + IN_MEMORY)
+  assert f"took over the lock of a job that is no longer running (pid " \
+         f"{int(dead.stdout)}" in capfd.readouterr().err
+  check_dataset(out, 12, 2, original=True)
