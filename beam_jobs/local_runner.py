@@ -32,30 +32,36 @@ def pipeline_options(beam_args: list[str]) -> PipelineOptions:
   return PipelineOptions(beam_args)
 
 
+#: What each local worker process's model runtime is told: LiteRT interpreter threads
+#: (ours), TensorFlow's op thread pools (TensorFlow reads these at start-up).
+THREAD_VARIABLES = ("STYLIZE_TFLITE_THREADS", "TF_NUM_INTRAOP_THREADS",
+                    "TF_NUM_INTEROP_THREADS")
+
+
 @contextlib.contextmanager
 def cores_shared_between_workers(options: PipelineOptions):
-  """Local multi-process runs: give each worker's interpreters cores // workers threads.
+  """Local multi-process runs: each worker's model runtime gets cores // workers threads.
 
-  W worker processes that each run LiteRT on every core oversubscribe the CPU; measured
-  on 2 cores, one thread per worker lifted the job from 0.73-0.77 to 0.79-0.83 of the
-  bare model. Worker processes inherit the launcher's environment, so the setting
-  travels as $STYLIZE_TFLITE_THREADS for the duration of the run. An explicit value
-  (the variable, or `tflite:<dir>?threads=N`) wins; remote runners are left alone.
+  W worker processes that each run the model on every core oversubscribe the CPU;
+  measured on 2 cores with LiteRT, one thread per worker lifted the job from 0.73-0.77
+  to 0.79-0.83 of the bare model. Worker processes inherit the launcher's environment,
+  so the settings travel as environment variables for the duration of the run. A value
+  the user set (the variable, or `tflite:<dir>?threads=N`) wins; remote runners are
+  left alone.
   """
-  from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
-  from pipeline.stylizers.tflite import THREADS_ENV
-  direct = options.view_as(DirectOptions)
-  local_multi = (not options.view_as(StandardOptions).runner
-                 and direct.direct_running_mode == "multi_processing")
-  if not local_multi or THREADS_ENV in os.environ:
+  if not _is_local_multi(options):
     yield
     return
-  workers = max(1, direct.direct_num_workers or 1)
-  os.environ[THREADS_ENV] = str(max(1, (os.cpu_count() or 1) // workers))
+  from apache_beam.options.pipeline_options import DirectOptions
+  workers = max(1, options.view_as(DirectOptions).direct_num_workers or 1)
+  share = str(max(1, (os.cpu_count() or 1) // workers))
+  ours = [v for v in THREAD_VARIABLES if v not in os.environ]
+  os.environ.update({v: share for v in ours})
   try:
     yield
   finally:
-    os.environ.pop(THREADS_ENV, None)
+    for v in ours:
+      os.environ.pop(v, None)
 
 
 def _no_timed_flushes_in_local_runner() -> None:
