@@ -37,8 +37,8 @@ def _row_metrics(probe: dict, encoder: str) -> dict:
               if r["encoder"] == encoder and r["representation"] == "embedding"), None)
   return {"balanced_accuracy": row["metrics"]["linear/balanced_accuracy"],
           "knn_accuracy": row["metrics"]["knn/accuracy"],
-          "content_map": emb["content"]["map"] if emb else float("nan"),
-          "style_map": emb["style"]["map"] if emb else float("nan")}
+          **{f"{kind}_map": emb[kind]["map"] if emb and emb[kind]["map"] is not None
+             else float("nan") for kind in ("content", "style")}}
 
 
 def difference(a: list, b: list) -> dict:

@@ -129,9 +129,10 @@ def retrieval(bank: Split, queries: Split, opts: Options):
   del bank, opts
   for kind, (ids, query_mask, gallery_mask) in _retrieval_masks(queries).items():
     r = metrics.retrieval(queries.x, ids, query_mask, gallery_mask)
-    yield f"retrieval/{kind}_map", r["map"]
-    yield f"retrieval/{kind}_recall_at_1", r["recall_at_1"]
     yield f"retrieval/{kind}_queries", r["queries"]
+    if r["queries"]:  # no query with a relevant item (e.g. every style seen once)
+      yield f"retrieval/{kind}_map", r["map"]
+      yield f"retrieval/{kind}_recall_at_1", r["recall_at_1"]
 
 
 @register("chance")
@@ -148,8 +149,9 @@ def chance(bank: Split, queries: Split, opts: Options):
     yield "majority/report", rep
   for kind, (ids, query_mask, gallery_mask) in _retrieval_masks(queries).items():
     r = metrics.chance_retrieval(ids, query_mask, gallery_mask)
-    yield f"chance/{kind}_map", r["map"]
-    yield f"chance/{kind}_recall_at_1", r["recall_at_1"]
+    if r["queries"]:
+      yield f"chance/{kind}_map", r["map"]
+      yield f"chance/{kind}_recall_at_1", r["recall_at_1"]
 
 
 def evaluate(names, bank: Split, queries: Split, opts: Options = Options()) -> dict:

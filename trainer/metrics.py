@@ -134,7 +134,7 @@ def chance_retrieval(relevant_ids, query_mask=None, gallery_mask=None) -> dict:
     aps.append((rel - 1) / (N - 1) + (1 - (rel - 1) / (N - 1)) * _harmonic(N) / N
                if N > 1 else 1.0)
   return {"map": float(np.mean(aps)) if aps else 0.0,
-          "recall_at_1": float(np.mean(r1)) if r1 else 0.0}
+          "recall_at_1": float(np.mean(r1)) if r1 else 0.0, "queries": len(aps)}
 
 
 def _harmonic(n: int) -> float:

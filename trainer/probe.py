@@ -78,8 +78,9 @@ def probe_rows(train: dict[str, Embedded], test: dict[str, Embedded], cfg: Confi
 
 
 def _retrieval_entry(values: dict, prefix: str) -> dict:
-  return {kind: {"map": values[f"{prefix}/{kind}_map"],
-                 "recall_at_1": values[f"{prefix}/{kind}_recall_at_1"],
+  """{style|content: {map, recall_at_1[, queries]}}; None where nothing was queried."""
+  return {kind: {"map": values.get(f"{prefix}/{kind}_map"),
+                 "recall_at_1": values.get(f"{prefix}/{kind}_recall_at_1"),
                  **({"queries": values[f"{prefix}/{kind}_queries"]}
                     if f"{prefix}/{kind}_queries" in values else {})}
           for kind in ("style", "content")}
@@ -174,7 +175,7 @@ def _write_outputs(cfg: Config, results: dict, pretrain_metrics, test) -> None:
                  "job_dir": cfg.job_dir, "data": cfg.data,
                  "command": "python -m trainer.task " + " ".join(cfg.argv),
                  "config": {k: v for k, v in dataclasses.asdict(cfg).items()
-                            if k != "argv"}}
+                            if k not in ("argv", "explicit")}}
   if meta:
     full["dataset"] = {"name": meta["dataset_name"], "splits": meta["splits"],
                        "stylizer": meta["stylizer"]["version"],
@@ -212,8 +213,10 @@ def summary_table(probe: dict) -> str:
     lines.append(f"  {r['name']:22s} {lin['accuracy']:6.3f} {lin['balanced_accuracy']:7.3f}"
                  f" {lin['macro_f1']:7.3f} {knn.get('accuracy', float('nan')):7.3f} "
                  f"{r.get('train_accuracy', float('nan')):9.3f}")
+  def f3(v):
+    return "  —  " if v is None else f"{v:.3f}"
   for r in probe.get("retrieval", []):
     lines.append(f"  retrieval {r['encoder']:>20s} {r['representation']:15s} style mAP "
-                 f"{r['style']['map']:.3f} R@1 {r['style']['recall_at_1']:.3f} | content "
-                 f"mAP {r['content']['map']:.3f} R@1 {r['content']['recall_at_1']:.3f}")
+                 f"{f3(r['style']['map'])} R@1 {f3(r['style']['recall_at_1'])} | content "
+                 f"mAP {f3(r['content']['map'])} R@1 {f3(r['content']['recall_at_1'])}")
   return "\n".join(lines)
