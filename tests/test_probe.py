@@ -171,3 +171,18 @@ def test_per_seed_differences_in_words():
   assert not noise["larger_than_spread"] and noise["seeds_higher"] == 1
   assert noise["words"].startswith("within the spread")
   assert noise["words"].endswith("not distinguishable from seed-to-seed variation")
+
+
+def test_online_monitor_on_labelled_data_reaches_the_report(trained, tmp_path):
+  args = [a for a in trained["args"] if not a.startswith("--job-dir")]
+  job = tmp_path / "job"
+  out = task.main(args + [f"--job-dir={job}", "--mode=all", "--monitor_split=test",
+                          "--monitor_every=3", "--monitor_samples=24"])
+  mon = out["pretrain"]["monitor"]
+  assert [p["step"] for p in mon["curve"]] == [0, 3]
+  for p in mon["curve"]:
+    assert 0 <= p["knn/accuracy"] <= 1 and 0 <= p["knn/balanced_accuracy"] <= 1
+  assert 0 < mon["baselines"]["majority/accuracy"] < 1
+  html = (job / "report.html").read_text()
+  assert "pretraining loss and online monitor curves" in html
+  assert f"{mon['curve'][-1]['knn/accuracy']:.3f}" in html

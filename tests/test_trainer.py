@@ -258,6 +258,40 @@ def test_a_killed_run_resumes_exactly_as_if_never_interrupted(shards, tmp_path):
     np.testing.assert_allclose(got[name], want[name], atol=1e-6, err_msg=name)
 
 
+def test_the_online_monitor_logs_knn_and_retrieval_without_changing_training(
+    shards, tmp_path):
+  """The fixture has one split, so the monitor samples train here (a real run: val);
+  its photos are unlabelled, so there is no kNN, only retrieval (the labelled case:
+  tests/test_probe.py)."""
+  from trainer import task
+  args = ["--max_steps=10", "--monitor_samples=32"]
+  watched = task.main(common(shards, tmp_path / "on", *args, "--monitor_split=train",
+                             "--monitor_every=5"))["pretrain"]
+  mon = watched["monitor"]
+  assert [p["step"] for p in mon["curve"]] == [0, 5, 10] and mon["images"] == 32
+  for point in mon["curve"]:
+    assert "knn/accuracy" not in point and 0 < point["retrieval/content_map"] <= 1
+  assert set(mon["baselines"]) == {"chance/content_map", "chance/style_map"}
+  assert mon["seconds"] > 0
+  saved = json.loads((tmp_path / "on" / "metrics.json").read_text())
+  assert saved["monitor"]["curve"] == mon["curve"]
+  events = b"".join(p.read_bytes() for p in (tmp_path / "on" / "tensorboard").glob("*"))
+  assert b"monitor/retrieval/content_map" in events
+  # Off with a flag; and watching never changes what is trained.
+  plain = task.main(common(shards, tmp_path / "off", *args, "--monitor_split=train",
+                           "--monitor_every=0"))["pretrain"]
+  assert "monitor" not in plain
+  np.testing.assert_allclose([p["loss"] for p in plain["loss_curve"]],
+                             [p["loss"] for p in watched["loss_curve"]], atol=1e-6)
+
+
+def test_a_monitor_split_that_is_not_there_fails_before_training(shards, tmp_path):
+  proc = run_task(common(shards, tmp_path / "job", "--max_steps=3", "--monitor_split=val"))
+  assert proc.returncode != 0
+  assert "no TFRecord shards match" in proc.stderr and "'val'" in proc.stderr
+  assert not (tmp_path / "job" / "checkpoints").exists()
+
+
 def _shard_copy(shards, tmp_path):
   import shutil
   copy = tmp_path / "copy"

@@ -127,8 +127,9 @@ class Monitor:
     return point
 
 
-def build(cfg, model, strategy, max_views: int):
-  """The monitor the flags ask for, or None (off, or no such split by default)."""
+def sample_for(cfg, max_views: int):
+  """The monitor's sample as the flags ask, loaded before any training (a wrong
+  --monitor_split fails here); None when off, or when the default split is absent."""
   if cfg.monitor_every <= 0:
     return None
   try:
@@ -145,4 +146,4 @@ def build(cfg, model, strategy, max_views: int):
   log.info("online monitor: %d views of %d contents from split %r (loaded in %.1f s)",
            len(sample["labels"]), len(set(sample["content_ids"].tolist())),
            cfg.monitor_split, time.perf_counter() - t0)
-  return Monitor(sample, model, strategy, knn_k=cfg.knn_k)
+  return sample

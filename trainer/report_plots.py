@@ -65,7 +65,10 @@ def training_curves_png(curve: list[dict], monitor: Optional[dict] = None) -> Op
   monitor (kNN accuracy, retrieval mAP) with its baselines dashed (data URI)."""
   if not curve or not _series(curve, "loss")[0]:
     return None
+  # The parts only when there is more than one (with a style head): else the content
+  # loss is the total loss, drawn twice.
   parts = [k for k in ("content_loss", "style_loss") if _series(curve, k)[0]]
+  parts = parts if len(parts) > 1 else []
   mon = (monitor or {}).get("curve") or []
   panels = ["loss"] + (["parts"] if parts else []) + (["monitor"] if mon else [])
   plt = _pyplot()

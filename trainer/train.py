@@ -103,6 +103,7 @@ def _pretrain(cfg: Config, strategy) -> dict:
   dcfg = data_config(cfg, spe)
   total_steps = cfg.max_steps or cfg.epochs * spe
   mcfg = checkpoints.model_config(cfg)
+  sample = monitor_lib.sample_for(cfg, data_lib.views_per_content(dcfg))
   keras.utils.set_random_seed(cfg.seed)
 
   ckpt_dir = distribute.worker_dir(cfg.checkpoint_dir, strategy, chief)
@@ -126,8 +127,9 @@ def _pretrain(cfg: Config, strategy) -> dict:
 
   iterator = iter(input_stream(strategy, dcfg, start))
   train_step = make_train_step(cfg, strategy, t, Objective(cfg, t.head))
-  monitor = monitor_lib.build(cfg, t.model, strategy, data_lib.views_per_content(dcfg))
-  if monitor:
+  monitor = None
+  if sample is not None:
+    monitor = monitor_lib.Monitor(sample, t.model, strategy, knn_k=cfg.knn_k)
     monitor.curve = curves.get("monitor", [])
   writer = tf.summary.create_file_writer(
       distribute.worker_dir(cfg.tensorboard_dir, strategy, chief))
