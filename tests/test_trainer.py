@@ -204,7 +204,8 @@ def test_two_local_workers_train_in_step_and_agree_on_the_loss(shards, tmp_path)
                                                   "task": {"type": "worker", "index": i}}))
     procs.append(subprocess.Popen(
         [sys.executable, "-m", "trainer.task"]
-        + common(shards, tmp_path / "job", "--max_steps=4"),
+        + common(shards, tmp_path / "job", "--max_steps=4", "--monitor_split=train",
+                 "--monitor_every=2", "--monitor_samples=16"),
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
   outs = [p.communicate(timeout=600)[0] for p in procs]
   for p, out in zip(procs, outs):
@@ -214,6 +215,7 @@ def test_two_local_workers_train_in_step_and_agree_on_the_loss(shards, tmp_path)
   metrics = json.loads((tmp_path / "job" / "metrics.json").read_text())
   assert metrics["strategy"] == "MultiWorkerMirroredStrategy"
   assert metrics["replicas"] == 2
+  assert [p["step"] for p in metrics["monitor"]["curve"]] == [0, 2, 4]  # on every worker
   assert (tmp_path / "job" / "model" / "saved_model.pb").exists()
 
 
