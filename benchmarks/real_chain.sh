@@ -22,8 +22,6 @@ start=$(date +%s)
   --holdout_style_fraction=0.2 --output="$OUT/stylized" --overwrite
 "$PY" -m tfrecords_schema.validate "$OUT/stylized"
 mid=$(date +%s)
-"$PY" -m trainer.task --mode=all --data="$OUT/stylized" --job-dir="$OUT/run" \
-  --backbone=small_cnn --width=16 --image_size=64 --batch_size=32 --max_steps=300 \
-  --log_every=50 --checkpoint_every=150 --probe_label=content_primary_label
+"$PY" -m trainer.task --config=real_chain --data="$OUT/stylized" --job-dir="$OUT/run"
 end=$(date +%s)
 echo "dataset job + validation: $((mid - start)) s; pretrain + probe + report: $((end - mid)) s"

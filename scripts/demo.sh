@@ -8,6 +8,4 @@ cd "$(dirname "$0")/.."
 OUT=${1:-out/demo}
 PY=.venv/bin/python
 "$PY" -m beam_jobs.demo --out "$OUT"
-"$PY" -m trainer.task --mode=all --data="$OUT/stylized" --job-dir="$OUT/run" \
-  --backbone=small_cnn --width=16 --image_size=64 --batch_size=64 --max_steps=400 \
-  --log_every=50 --checkpoint_every=200
+"$PY" -m trainer.task --config=demo --data="$OUT/stylized" --job-dir="$OUT/run"

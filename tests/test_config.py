@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from trainer import config
+from trainer import config, config_files
 
 
 def _write(tmp_path, obj, name="cfg.json"):
@@ -62,3 +62,62 @@ def test_values_from_the_file_are_validated_like_flags(tmp_path):
   path = _write(tmp_path, {"loss": "triplet"})
   with pytest.raises(SystemExit, match="--loss must be one of"):
     config.parse(["--config", path, "--data", "d", "--job-dir", str(tmp_path)])
+
+
+def test_a_recipe_by_name_and_flags_override_single_keys(tmp_path, monkeypatch):
+  for var in ("AIP_MODEL_DIR", "AIP_CHECKPOINT_DIR", "AIP_TENSORBOARD_LOG_DIR"):
+    monkeypatch.delenv(var, raising=False)
+  cfg = config.parse(["--config=demo", "--max_steps=7", f"--job-dir={tmp_path}"])
+  recipe = config_files.load_recipe(config_files.resolve("demo"))[0]
+  assert cfg.max_steps == 7 and recipe["max_steps"] != 7  # the flag wins
+  assert (cfg.width, cfg.image_size, cfg.batch_size) == (
+      recipe["width"], recipe["image_size"], recipe["batch_size"])
+  assert cfg.data == recipe["data"] and cfg.job_dir == str(tmp_path)
+  # Keys from the recipe count as set by the user (the probe checks them).
+  assert {"width", "image_size", "max_steps", "job_dir"} <= set(cfg.explicit)
+  assert "style_head" not in cfg.explicit
+
+
+@pytest.mark.parametrize("name", config_files.available())
+def test_every_recipe_parses_and_says_command_runtime_and_result(name, tmp_path):
+  settings, doc = config_files.load_recipe(config_files.resolve(name))
+  cfg = config.parse([f"--config={name}", "--data=d", f"--job-dir={tmp_path}"])
+  for key, value in settings.items():
+    if key not in ("data", "job_dir"):
+      assert getattr(cfg, key) == value, key
+  assert f"--config={name}" in doc
+  assert "xpected" in doc  # "Expected ..." runtime and result
+  accelerator = cfg.backbone == "resnet50"
+  assert ("UNMEASURED" in doc) == accelerator  # measured on CPU, or says it is not
+  assert "TO BE MEASURED" not in doc
+
+
+def test_a_recipe_file_by_path_and_bad_recipes(tmp_path):
+  path = tmp_path / "mine.py"
+  path.write_text('"""Mine."""\n\ndef get_config():\n  return {"batch_size": 16}\n')
+  cfg = config.parse([f"--config={path}", "--data=d", f"--job-dir={tmp_path}"])
+  assert cfg.batch_size == 16
+  with pytest.raises(SystemExit, match="no such recipe .*demo"):
+    config.parse(["--config=dmeo", "--data=d", f"--job-dir={tmp_path}"])
+  (tmp_path / "typo.py").write_text("def get_config():\n  return {'batch_sise': 3}\n")
+  with pytest.raises(SystemExit, match=r"unknown keys in .*typo.py: \['batch_sise'\]"):
+    config.parse([f"--config={tmp_path / 'typo.py'}", "--data=d", f"--job-dir={tmp_path}"])
+  (tmp_path / "none.py").write_text("X = 1\n")
+  with pytest.raises(SystemExit, match="defines no get_config"):
+    config.parse([f"--config={tmp_path / 'none.py'}", "--data=d", f"--job-dir={tmp_path}"])
+
+
+def test_deterministic_flag_is_tri_state(tmp_path):
+  base = ["--data=d", f"--job-dir={tmp_path}"]
+  assert config.parse(base).deterministic is None  # auto: on without GPU/TPU
+  assert config.parse(base + ["--deterministic"]).deterministic is True
+  assert config.parse(base + ["--no-deterministic"]).deterministic is False
+
+
+def test_warmup_and_monitor_flags_are_checked(tmp_path):
+  base = ["--data=d", f"--job-dir={tmp_path}"]
+  with pytest.raises(SystemExit, match="--warmup_steps must be < --max_steps"):
+    config.parse(base + ["--max_steps=10", "--warmup_steps=10"])
+  with pytest.raises(SystemExit, match="--monitor_every must be >= 0"):
+    config.parse(base + ["--monitor_every=-1"])
+  assert config.parse(base + ["--monitor_every=0"]).monitor_every == 0

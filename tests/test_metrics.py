@@ -75,3 +75,43 @@ def test_chance_retrieval_matches_simulation():
 def test_mean_and_spread():
   assert metrics.mean_and_spread([1.0, 2.0, 3.0]) == (2.0, 1.0)
   assert metrics.mean_and_spread([5.0]) == (5.0, 0.0)
+
+
+def test_knn_leaves_out_the_querys_own_group():
+  """Leave-one-content-out: a view's other views are not its neighbours."""
+  x = np.array([[1.0, 0.0], [0.99, 0.1], [0.0, 1.0], [0.1, 0.99], [0.7, 0.7]])
+  y = np.array([0, 0, 1, 1, 1])
+  groups = np.array([7, 7, 8, 8, 9])
+  # Without groups item 0 finds itself (class 0); with them itself and its twin (same
+  # content) are out, and its nearest is item 4 (class 1).
+  assert metrics.knn_predict(x, y, x[:1], k=1)[0] == 0
+  assert metrics.knn_predict(x, y, x[:1], k=1, train_groups=groups,
+                             test_groups=groups[:1])[0] == 1
+  lonely = metrics.knn_predict(x[:2], y[:2], x[:1], k=1, train_groups=groups[:2],
+                               test_groups=groups[:1])
+  assert lonely.tolist() == [-1]  # no neighbour left: no prediction, counted wrong
+  rep = metrics.classification_report([0, 1], [-1, 1], 2)
+  assert rep["accuracy"] == 0.5 and rep["support"] == [1, 1]
+  assert np.array(rep["confusion"]).sum() == 1
+
+
+def test_retrieval_without_any_relevant_item_reports_no_queries():
+  ids = np.array([1, 2, 3])
+  assert metrics.retrieval(np.eye(3), ids)["queries"] == 0
+  assert metrics.chance_retrieval(ids)["queries"] == 0
+
+
+def test_evaluators_yield_named_values_and_leave_out_what_cannot_be_measured():
+  from trainer import evaluators
+  rng = np.random.default_rng(0)
+  labels = np.repeat([0, 1, 2], 8)
+  x = rng.normal(size=(24, 6)) + 3.0 * np.eye(6)[labels]
+  split = evaluators.Split(x, labels, np.arange(24) // 2, np.full(24, -1))
+  out = evaluators.evaluate(["knn", "retrieval", "chance"], split, split)
+  assert out["knn/accuracy"] > 0.9 > out["majority/accuracy"]
+  assert out["retrieval/content_queries"] == 24 and 0 < out["retrieval/content_map"] <= 1
+  # Only originals: no style to retrieve, so no style figure (not a misleading 0).
+  assert out["retrieval/style_queries"] == 0 and "retrieval/style_map" not in out
+  assert "chance/style_map" not in out and "chance/content_map" in out
+  with pytest.raises(ValueError, match="unknown evaluators"):
+    evaluators.evaluate(["knnn"], split, split)

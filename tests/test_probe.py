@@ -54,6 +54,48 @@ def test_probe_from_tfrecords_has_baselines_retrieval_and_a_report(trained):
   assert "majority class" in html and html.count("data:image/png;base64,") >= 3
 
 
+MODEL_FLAGS = ("--image_size", "--width", "--embedding_dim", "--projection_dim")
+
+
+def _without_model_flags(args):
+  return [a for a in args if not a.startswith(MODEL_FLAGS)]
+
+
+def test_probe_without_model_flags_rebuilds_the_pretrained_encoder(trained):
+  """The defaults (96 px, width 32, 128-d) differ from the run's: the saved
+  configuration is used, and the probe equals the one given every flag."""
+  bare = task.main(_without_model_flags(trained["args"]) +
+                   ["--mode=probe", "--no-report"])["probe"]["probe"]
+  assert {k: bare["model_config"][k] for k in ("image_size", "width", "embedding_dim")} \
+      == {"image_size": 48, "width": 8, "embedding_dim": 16}
+  full = task.main(trained["args"] + ["--mode=probe", "--no-report"])["probe"]["probe"]
+  for name in ("pretrained encoder", "random-init encoder"):
+    assert _rows(bare)[name]["metrics"] == _rows(full)[name]["metrics"]
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--style_head", "--style_head=True disagrees with the pretrained encoder "
+                     "(style_head=False)"),
+    ("--width=16", "--width=16 disagrees with the pretrained encoder (width=8)"),
+])
+def test_probe_with_a_disagreeing_model_flag_fails_naming_it(trained, flag, message):
+  with pytest.raises(SystemExit) as e:
+    task.main(trained["args"] + ["--mode=probe", "--no-report", flag])
+  assert message in str(e.value) and "model_config.json" in str(e.value)
+
+
+def test_a_checkpoint_that_does_not_fit_its_saved_configuration_is_refused(
+    trained, tmp_path):
+  import shutil
+  job = tmp_path / "job"
+  shutil.copytree(trained["job"] / "checkpoints", job / "checkpoints")
+  path = job / "checkpoints" / "model_config.json"
+  path.write_text(path.read_text().replace('"style_head": false', '"style_head": true'))
+  args = [a for a in _without_model_flags(trained["args"]) if not a.startswith("--job")]
+  with pytest.raises(SystemExit, match="lacks weights of the rebuilt encoder"):
+    task.main(args + [f"--job-dir={job}", "--mode=probe", "--no-report"])
+
+
 def test_probe_on_style_labels(trained):
   results = task.main(trained["args"] + ["--mode=probe", "--probe_label=style",
                                          "--no-report"])["probe"]["probe"]
@@ -106,4 +148,41 @@ def test_comparison_runner_tables_settings_over_three_seeds(trained, tmp_path, c
       set(rows["style-contrastive"]["content_map"]["values"])) > 1
   out = capsys.readouterr().out
   assert "style-contrastive" in out and "±" in out
+  diffs = [d for d in result["differences"] if d["metric"] == "balanced_accuracy"]
+  assert [(d["setting"], d["baseline"]) for d in diffs] == [
+      ("style-contrastive", "random-init")]
+  d = diffs[0]
+  np.testing.assert_allclose(d["per_seed"], np.subtract(
+      rows["style-contrastive"]["balanced_accuracy"]["values"],
+      rows["random-init"]["balanced_accuracy"]["values"]))
+  assert ("larger than the spread" in d["words"]) == (abs(d["mean"]) > d["spread"])
+  assert "style-contrastive - random-init: " in out and d["words"] in out
   assert (tmp_path / "cmp" / "comparison.html").exists()
+
+
+def test_per_seed_differences_in_words():
+  from trainer import compare
+  clear = compare.difference([0.50, 0.52, 0.55], [0.30, 0.31, 0.29])
+  np.testing.assert_allclose(clear["per_seed"], [0.20, 0.21, 0.26])
+  assert clear["larger_than_spread"] and clear["seeds_higher"] == 3
+  assert clear["words"].startswith("larger than the spread (|+0.223| > 0.025)")
+  assert clear["words"].endswith("a difference these seeds support")
+  noise = compare.difference([0.30, 0.35, 0.28], [0.31, 0.29, 0.33])
+  assert not noise["larger_than_spread"] and noise["seeds_higher"] == 1
+  assert noise["words"].startswith("within the spread")
+  assert noise["words"].endswith("not distinguishable from seed-to-seed variation")
+
+
+def test_online_monitor_on_labelled_data_reaches_the_report(trained, tmp_path):
+  args = [a for a in trained["args"] if not a.startswith("--job-dir")]
+  job = tmp_path / "job"
+  out = task.main(args + [f"--job-dir={job}", "--mode=all", "--monitor_split=test",
+                          "--monitor_every=3", "--monitor_samples=24"])
+  mon = out["pretrain"]["monitor"]
+  assert [p["step"] for p in mon["curve"]] == [0, 3]
+  for p in mon["curve"]:
+    assert 0 <= p["knn/accuracy"] <= 1 and 0 <= p["knn/balanced_accuracy"] <= 1
+  assert 0 < mon["baselines"]["majority/accuracy"] < 1
+  html = (job / "report.html").read_text()
+  assert "pretraining loss and online monitor curves" in html
+  assert f"{mon['curve'][-1]['knn/accuracy']:.3f}" in html

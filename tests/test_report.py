@@ -58,6 +58,17 @@ def _image(seed: int, h: int = 64, w: int = 64) -> np.ndarray:
                  255).astype(np.uint8)
 
 
+def _monitor() -> dict:
+  steps = np.arange(0, 1001, 100)
+  return {"split": "val", "every": 100, "images": 256, "seconds": 4.2,
+          "curve": [{"step": int(s), "knn/accuracy": 0.2 + 0.4 * (1 - np.exp(-s / 300)),
+                     "knn/balanced_accuracy": 0.18 + 0.4 * (1 - np.exp(-s / 300)),
+                     "retrieval/content_map": 0.05 + 0.5 * (1 - np.exp(-s / 400)),
+                     "retrieval/style_map": 0.3} for s in steps],
+          "baselines": {"majority/accuracy": 0.213, "majority/balanced_accuracy": 0.167,
+                        "chance/content_map": 0.031, "chance/style_map": 0.262}}
+
+
 def make_results() -> dict:
   """A realistic good run: the pretrained encoder clearly beats both baselines."""
   steps = np.arange(50) * 20
@@ -77,7 +88,8 @@ def make_results() -> dict:
                   "splits": {"train": {"contents": 800, "records": 4000},
                              "test": {"contents": 100, "records": 500}}},
       "pretrain": {"steps": 1000, "loss_curve": curve, "strategy": "default",
-                   "train_seconds": 612.4, "pairs_per_second": 104.5},
+                   "train_seconds": 612.4, "pairs_per_second": 104.5,
+                   "monitor": _monitor()},
       "probe": {
           "label_field": "style_label", "class_names": list(CLASSES),
           "train_split": "train", "test_split": "test", "n_train": 4000,
@@ -101,7 +113,11 @@ def make_results() -> dict:
                      "rows": [{"setting": "ntxent", "mean": 0.61, "std": 0.02,
                                "values": [0.59, 0.61, 0.63]},
                               {"setting": "random-init", "mean": 0.30, "std": 0.01,
-                               "values": [0.29, 0.30, 0.31]}]},
+                               "values": [0.29, 0.30, 0.31]}],
+                     "differences": [{"setting": "ntxent", "baseline": "random-init",
+                                      "per_seed": [0.30, 0.31, 0.32], "mean": 0.31,
+                                      "words": "larger than the spread (|+0.310| > "
+                                               "0.020); higher on 3 of 3 seeds"}]},
   }
 
 
@@ -238,3 +254,37 @@ def test_creates_missing_parent_dirs(tmp_path):
   path = report.write_report(str(tmp_path / "a" / "b" / "r.html"), {"run": {"title": "t"}})
   assert (tmp_path / "a" / "b" / "r.html").read_text().startswith("<!DOCTYPE html>")
   assert path.endswith("r.html")
+
+
+def _png_width(uri_b64: str) -> int:
+  return Image.open(io.BytesIO(base64.b64decode(uri_b64))).width
+
+
+def test_online_monitor_curve_is_drawn_next_to_the_loss(good, tmp_path):
+  _, text = good
+  res = make_results()
+  curve_img = PNG_URI.findall(text)[1]  # after the sample grid
+  del res["pretrain"]["monitor"]
+  without = PNG_URI.findall(_render(tmp_path, res))[1]
+  # One more panel beside the loss (and its parts) when the monitor ran.
+  assert _png_width(curve_img) > 1.3 * _png_width(without)
+  assert "pretraining loss and online monitor curves" in text
+  assert "Online monitor" in text and "held-out val images" in text
+  mon = _monitor()
+  first, last = mon["curve"][0], mon["curve"][-1]
+  assert f"{first['knn/accuracy']:.3f}" in text and f"{last['knn/accuracy']:.3f}" in text
+  assert "step 0 (random init)" in text
+  assert "majority class / chance" in text and "0.213" in text and "0.031" in text
+
+
+def test_report_says_when_the_monitor_was_off(tmp_path):
+  res = make_results()
+  res["pretrain"]["monitor"] = {}
+  assert "Online monitor: off" in _render(tmp_path, res)
+
+
+def test_comparison_shows_per_seed_differences(good):
+  _, text = good
+  assert "Per-seed differences" in text
+  assert "ntxent − random-init" in text and "+0.300, +0.310, +0.320" in text
+  assert "larger than the spread" in text

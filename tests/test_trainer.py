@@ -1,5 +1,5 @@
 """The trainer on real shards written by the dataset job: pairs, loss, export,
-multi-worker agreement, kill-and-resume, and bad input."""
+multi-worker agreement, warmup, exact kill-and-resume, and bad input."""
 
 import json
 import os
@@ -68,14 +68,67 @@ def test_every_pair_is_one_content_in_two_styles_and_no_negative_shares_it(shard
   assert len(seen) == len(set(seen)) == N_CONTENTS
 
 
+def _ids(batch):
+  return (batch["content_id"].numpy().tolist(), batch["style_a"].numpy().tolist(),
+          batch["style_b"].numpy().tolist())
+
+
 def test_pairs_are_deterministic_per_seed_and_epoch(shards):
-  cfg = data_lib.DataConfig(data=str(shards), batch_size=8, image_size=48, seed=3)
+  cfg = data_lib.DataConfig(data=str(shards), batch_size=8, image_size=48, seed=3,
+                            steps_per_epoch=3)
   def ids(epoch):
-    ds = data_lib.make_pair_dataset(cfg, epoch=epoch, repeat=False)
-    return [(b["content_id"].numpy().tolist(), b["style_a"].numpy().tolist())
-            for b in ds]
-  assert ids(0) == ids(0)
+    return [_ids(b) for b in data_lib.make_pair_dataset(cfg, epoch=epoch, repeat=False)]
+  assert ids(0) == ids(0) and len(ids(0)) == 3
   assert ids(0) != ids(1)
+
+
+def test_a_resumed_stream_starts_at_the_uninterrupted_streams_batch(shards):
+  """Epochs are whole numbers of steps: the batch at global step k is rebuilt from
+  (seed, k) alone, across epoch boundaries, views and all."""
+  import tensorflow as tf
+  from trainer import train
+  dcfg = data_lib.DataConfig(data=str(shards), batch_size=8, image_size=48, seed=5,
+                             steps_per_epoch=3)
+  strategy = tf.distribute.get_strategy()
+  whole = [b for _, b in zip(range(8), train.input_stream(strategy, dcfg, 0))]
+  for k in (1, 3, 4, 7):
+    first = next(iter(train.input_stream(strategy, dcfg, k)))
+    assert _ids(first) == _ids(whole[k])
+    for key in ("view_a", "view_b"):
+      np.testing.assert_array_equal(first[key].numpy(), whole[k][key].numpy())
+  # The last batch of an epoch never holds the next epoch's contents.
+  epoch = [c for b in whole[:3] for c in b["content_id"].numpy().tolist()]
+  assert len(epoch) == len(set(epoch)) == 24
+
+
+def test_skipped_batches_are_not_decoded(shards, monkeypatch):
+  import tensorflow as tf
+  decoded = tf.Variable(0, dtype=tf.int64)
+  original = data_lib.decode_window
+
+  def counting(image_bytes, window):
+    with tf.control_dependencies([decoded.assign_add(1)]):
+      return tf.identity(original(image_bytes, window))
+  monkeypatch.setattr(data_lib, "decode_window", counting)
+  dcfg = data_lib.DataConfig(data=str(shards), batch_size=2, image_size=48, seed=5,
+                             steps_per_epoch=12)
+  rest = list(data_lib.make_pair_dataset(dcfg, epoch=4, skip_steps=11, repeat=False))
+  assert len(rest) == 1
+  assert int(decoded.numpy()) == 4  # one batch of 2 pairs, not the 11 skipped too
+
+
+def test_warmup_rises_linearly_to_the_peak_then_decays_by_cosine_to_zero():
+  from trainer import steps
+  lr = steps.learning_rate_schedule(1e-3, total_steps=110, warmup_steps=10)
+  values = {s: float(lr(s)) for s in (0, 5, 10, 60, 110)}
+  assert values[0] == 0.0
+  np.testing.assert_allclose(values[5], 5e-4, rtol=1e-6)
+  np.testing.assert_allclose(values[10], 1e-3, rtol=1e-6)
+  np.testing.assert_allclose(values[60], 5e-4, rtol=1e-5)  # halfway down the cosine
+  np.testing.assert_allclose(values[110], 0.0, atol=1e-12)
+  plain = steps.learning_rate_schedule(1e-3, total_steps=100)
+  np.testing.assert_allclose([float(plain(0)), float(plain(50))], [1e-3, 5e-4],
+                             rtol=1e-5)
 
 
 def test_short_run_lowers_the_loss_and_the_export_matches_in_a_fresh_process(
@@ -103,12 +156,11 @@ def test_short_run_lowers_the_loss_and_the_export_matches_in_a_fresh_process(
                         capture_output=True, text=True, timeout=300)
   assert done.returncode == 0, done.stderr[-3000:]
   fresh = np.load(tmp_path / "emb.npy")
-  from trainer import model as model_lib, train as train_lib, config as config_lib
-  cfg = config_lib.parse(common(shards, job))
-  mcfg = train_lib.model_config(cfg)
-  model = model_lib.build_model(mcfg)
-  tf.train.Checkpoint(model=model).restore(
-      tf.train.latest_checkpoint(str(job / "checkpoints"))).expect_partial()
+  from trainer import checkpoints
+  model, mcfg = checkpoints.load_encoder(str(job / "checkpoints"))
+  assert (mcfg.width, mcfg.image_size, mcfg.embedding_dim) == (8, 48, 32)
+  saved = json.loads((job / "model" / "assets" / "model_config.json").read_text())
+  assert saved["width"] == 8 and saved["backbone"] == "small_cnn"
   ours = model.embed(tf.constant(images)).numpy()
   np.testing.assert_allclose(np.linalg.norm(fresh, axis=1), 1.0, atol=1e-5)
   np.testing.assert_allclose(fresh, ours, atol=1e-4)
@@ -152,7 +204,8 @@ def test_two_local_workers_train_in_step_and_agree_on_the_loss(shards, tmp_path)
                                                   "task": {"type": "worker", "index": i}}))
     procs.append(subprocess.Popen(
         [sys.executable, "-m", "trainer.task"]
-        + common(shards, tmp_path / "job", "--max_steps=4"),
+        + common(shards, tmp_path / "job", "--max_steps=4", "--monitor_split=train",
+                 "--monitor_every=2", "--monitor_samples=16"),
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
   outs = [p.communicate(timeout=600)[0] for p in procs]
   for p, out in zip(procs, outs):
@@ -162,17 +215,29 @@ def test_two_local_workers_train_in_step_and_agree_on_the_loss(shards, tmp_path)
   metrics = json.loads((tmp_path / "job" / "metrics.json").read_text())
   assert metrics["strategy"] == "MultiWorkerMirroredStrategy"
   assert metrics["replicas"] == 2
+  assert [p["step"] for p in metrics["monitor"]["curve"]] == [0, 2, 4]  # on every worker
   assert (tmp_path / "job" / "model" / "saved_model.pb").exists()
 
 
-def test_a_killed_run_resumes_from_its_checkpoint(shards, tmp_path):
+def _final_weights(job):
+  import tensorflow as tf
+  path = tf.train.latest_checkpoint(str(job / "checkpoints"))
+  return {name: tf.train.load_variable(path, name)
+          for name, _ in tf.train.list_variables(path) if "VARIABLE_VALUE" in name}
+
+
+def test_a_killed_run_resumes_exactly_as_if_never_interrupted(shards, tmp_path):
+  from trainer import task
+  args = ["--max_steps=60", "--checkpoint_every=10", "--warmup_steps=5",
+          "--learning_rate=3e-3"]
+  straight = task.main(common(shards, tmp_path / "straight", *args))["pretrain"]
   job = tmp_path / "job"
-  args = common(shards, job, "--max_steps=40", "--checkpoint_every=10")
-  proc = subprocess.Popen([sys.executable, "-m", "trainer.task"] + args, cwd=ROOT,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  proc = subprocess.Popen([sys.executable, "-m", "trainer.task"] + common(shards, job, *args),
+                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True)
   killed_after = None
   for line in proc.stdout:
-    m = re.search(r"step (\d+)/40", line)
+    m = re.search(r"step (\d+)/60", line)
     if m and int(m.group(1)) >= 14:  # past the checkpoint at step 10, mid-epoch
       killed_after = int(m.group(1))
       proc.send_signal(signal.SIGKILL)
@@ -180,13 +245,53 @@ def test_a_killed_run_resumes_from_its_checkpoint(shards, tmp_path):
   proc.wait(timeout=60)
   assert killed_after and proc.returncode == -signal.SIGKILL
   assert not (job / "metrics.json").exists()
-  again = run_task(args)
-  assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-2000:]
-  assert "resumed from checkpoint" in again.stdout
-  metrics = json.loads((job / "metrics.json").read_text())
-  assert 10 <= metrics["resumed_from_step"] < killed_after
-  assert metrics["steps"] == 40
-  assert metrics["loss_curve"][0]["step"] == metrics["resumed_from_step"] + 1
+  resumed = task.main(common(shards, job, *args))["pretrain"]
+  start = resumed["resumed_from_step"]
+  assert 10 <= start <= killed_after and start % 10 == 0
+  assert resumed["steps"] == straight["steps"] == 60 and straight["deterministic"]
+  assert abs(resumed["final_loss"] - straight["final_loss"]) < 1e-5
+  # The whole curve, the killed run's part (kept with its checkpoint) and the rest.
+  assert [p["step"] for p in resumed["loss_curve"]] == list(range(1, 61))
+  np.testing.assert_allclose([p["loss"] for p in resumed["loss_curve"]],
+                             [p["loss"] for p in straight["loss_curve"]], atol=1e-5)
+  want, got = _final_weights(tmp_path / "straight"), _final_weights(job)
+  assert want.keys() == got.keys() and len(want) > 50
+  for name in want:
+    np.testing.assert_allclose(got[name], want[name], atol=1e-6, err_msg=name)
+
+
+def test_the_online_monitor_logs_knn_and_retrieval_without_changing_training(
+    shards, tmp_path):
+  """The fixture has one split, so the monitor samples train here (a real run: val);
+  its photos are unlabelled, so there is no kNN, only retrieval (the labelled case:
+  tests/test_probe.py)."""
+  from trainer import task
+  args = ["--max_steps=10", "--monitor_samples=32"]
+  watched = task.main(common(shards, tmp_path / "on", *args, "--monitor_split=train",
+                             "--monitor_every=5"))["pretrain"]
+  mon = watched["monitor"]
+  assert [p["step"] for p in mon["curve"]] == [0, 5, 10] and mon["images"] == 32
+  for point in mon["curve"]:
+    assert "knn/accuracy" not in point and 0 < point["retrieval/content_map"] <= 1
+  assert set(mon["baselines"]) == {"chance/content_map", "chance/style_map"}
+  assert mon["seconds"] > 0
+  saved = json.loads((tmp_path / "on" / "metrics.json").read_text())
+  assert saved["monitor"]["curve"] == mon["curve"]
+  events = b"".join(p.read_bytes() for p in (tmp_path / "on" / "tensorboard").glob("*"))
+  assert b"monitor/retrieval/content_map" in events
+  # Off with a flag; and watching never changes what is trained.
+  plain = task.main(common(shards, tmp_path / "off", *args, "--monitor_split=train",
+                           "--monitor_every=0"))["pretrain"]
+  assert "monitor" not in plain
+  np.testing.assert_allclose([p["loss"] for p in plain["loss_curve"]],
+                             [p["loss"] for p in watched["loss_curve"]], atol=1e-6)
+
+
+def test_a_monitor_split_that_is_not_there_fails_before_training(shards, tmp_path):
+  proc = run_task(common(shards, tmp_path / "job", "--max_steps=3", "--monitor_split=val"))
+  assert proc.returncode != 0
+  assert "no TFRecord shards match" in proc.stderr and "'val'" in proc.stderr
+  assert not (tmp_path / "job" / "checkpoints").exists()
 
 
 def _shard_copy(shards, tmp_path):

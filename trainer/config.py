@@ -1,17 +1,20 @@
-"""Trainer settings: command-line flags, an optional JSON config file, Vertex AI dirs.
+"""Trainer settings: command-line flags, a recipe or config file, Vertex AI dirs.
 
-Precedence: flags > `--config` file > defaults. On Vertex AI custom training the
-service sets AIP_MODEL_DIR, AIP_CHECKPOINT_DIR and AIP_TENSORBOARD_LOG_DIR; when set
-they win over the `--job-dir` defaults, so the same command runs locally and there.
+Precedence: flags > `--config` (a recipe name from trainer/configs/, or a .py/.json
+file: trainer.config_files) > defaults. On Vertex AI custom training the service sets
+AIP_MODEL_DIR, AIP_CHECKPOINT_DIR and AIP_TENSORBOARD_LOG_DIR; when set they win over
+the `--job-dir` defaults, so the same command runs locally and there. Imports no
+TensorFlow: a wrong flag fails before it starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 from typing import Optional
+
+from trainer import config_files
 
 MODES = ("pretrain", "probe", "all")
 LOSSES = ("ntxent", "supcon", "pairwise", "pair_classifier")
@@ -59,16 +62,24 @@ class Config:
   probe_l2: float = 1e-2
   knn_k: int = 5
   report: bool = True
+  # Online monitor (kNN and retrieval on a held-out sample while training).
+  monitor_every: int = 100
+  monitor_split: str = "val"
+  monitor_samples: int = 256
   # Distribution and operations.
   strategy: str = "auto"
   tpu: str = ""
   mixed_precision: str = "none"
   checkpoint_every: int = 100
   log_every: int = 10
+  deterministic: Optional[bool] = None
   model_dir: str = ""
   checkpoint_dir: str = ""
   tensorboard_dir: str = ""
   argv: list = dataclasses.field(default_factory=list)  # the command line, for reports
+  # Keys set by the user (flags or --config), not left at their defaults: a probe
+  # checks these against the pretrained model's saved configuration.
+  explicit: list = dataclasses.field(default_factory=list)
 
   def resolve_dirs(self) -> "Config":
     """Fills output dirs from AIP_* variables or from job_dir."""
@@ -108,7 +119,16 @@ _HELP = {
     "probe_test_split": "split the probe is evaluated on (content-disjoint from train)",
     "knn_k": "neighbours for the cosine kNN accuracy",
     "report": "write report.html into the job dir",
+    "warmup_steps": "linear warmup from 0 to --learning_rate, then cosine decay to 0",
+    "monitor_every": "steps between online kNN / retrieval evaluations of the encoder "
+                     "on a held-out sample (0: off)",
+    "monitor_split": "split the monitor's sample comes from (default val; without "
+                     "one the monitor is off unless this flag is given)",
+    "monitor_samples": "images (whole contents) in the monitor's sample",
+    "deterministic": "TF op determinism (exact resume, repeatable runs); default: on "
+                     "without GPU/TPU, off on accelerators",
 }
+_NOT_FLAGS = ("argv", "explicit")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,14 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
       prog="python -m trainer.task",
       description="Siamese contrastive pretraining and linear probing on stylized "
                   "TFRecords.")
-  p.add_argument("--config", help="JSON file of settings (keys as the flags, with _)")
+  p.add_argument("--config", help="a recipe name (" + ", ".join(
+      config_files.available()) + ") or a .py/.json file of settings (keys as the "
+      "flags, with _); flags override single keys")
   for f in dataclasses.fields(Config):
-    if f.name == "argv":
+    if f.name in _NOT_FLAGS:
       continue
     name = "--" + f.name
     aliases = [name] + (["--" + f.name.replace("_", "-")] if "_" in f.name else [])
     kwargs = {"dest": f.name, "default": None, "help": _HELP.get(f.name, "")}
-    if f.type in ("bool", bool):
+    if f.type in ("bool", bool, "Optional[bool]"):
       p.add_argument(*aliases, action=argparse.BooleanOptionalAction, **kwargs)
       continue
     typ = {"int": int, "float": float}.get(str(f.type), str)
@@ -131,43 +153,21 @@ def build_parser() -> argparse.ArgumentParser:
   return p
 
 
-_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,),
-          "Optional[str]": (str, type(None))}
-
-
-def read_config_file(path: str) -> dict:
-  """A JSON object of settings (local or gs://); every key and type checked up front,
-  so a typo fails here and not after an hour of training."""
-  import tensorflow as tf  # tf.io.gfile: the same code reads gs:// on Vertex AI
-  try:
-    with tf.io.gfile.GFile(path) as f:
-      from_file = json.loads(f.read())
-  except tf.errors.NotFoundError:
-    raise SystemExit(f"error: --config {path}: no such file") from None
-  except json.JSONDecodeError as e:
-    raise SystemExit(f"error: --config {path}: not JSON ({e})") from None
-  if not isinstance(from_file, dict):
-    raise SystemExit(f"error: --config {path}: expected a JSON object of settings")
-  fields = {f.name: str(f.type) for f in dataclasses.fields(Config) if f.name != "argv"}
-  unknown = set(from_file) - set(fields)
-  if unknown:
-    raise SystemExit(f"error: unknown keys in {path}: {sorted(unknown)} "
-                     "(keys are the flag names with _, e.g. batch_size)")
-  for key, value in from_file.items():
-    allowed = _TYPES[fields[key]]
-    if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
-      raise SystemExit(f"error: {path}: {key} must be {fields[key]}, got {value!r}")
-  return {k: float(v) if fields[k] == "float" else v for k, v in from_file.items()}
+def _field_types() -> dict:
+  return {f.name: str(f.type) for f in dataclasses.fields(Config)
+          if f.name not in _NOT_FLAGS}
 
 
 def parse(argv=None) -> Config:
   """Flags > config file > defaults; validated; output dirs resolved."""
   args = build_parser().parse_args(argv)
   values = dataclasses.asdict(Config())
-  if args.config:
-    values.update(read_config_file(args.config))
-  values.update({k: v for k, v in vars(args).items() if k != "config" and v is not None})
+  from_file = config_files.read(args.config, _field_types()) if args.config else {}
+  from_flags = {k: v for k, v in vars(args).items() if k != "config" and v is not None}
+  values.update(from_file)
+  values.update(from_flags)
   values["argv"] = list(argv if argv is not None else __import__("sys").argv[1:])
+  values["explicit"] = sorted(set(from_file) | set(from_flags))
   cfg = Config(**values)
   problems = [
       (not cfg.data, "--data is required"),
@@ -184,6 +184,11 @@ def parse(argv=None) -> Config:
       (cfg.knn_k < 1 or cfg.probe_steps < 1, "--knn_k and --probe_steps must be >= 1"),
       (min(cfg.epochs, cfg.checkpoint_every, cfg.log_every) < 1,
        "--epochs, --checkpoint_every and --log_every must be >= 1"),
+      (cfg.warmup_steps < 0, "--warmup_steps must be >= 0"),
+      (cfg.max_steps and cfg.warmup_steps >= cfg.max_steps,
+       "--warmup_steps must be < --max_steps"),
+      (cfg.monitor_every < 0 or cfg.monitor_samples < 2,
+       "--monitor_every must be >= 0 and --monitor_samples >= 2"),
   ]
   for bad, message in problems:
     if bad:

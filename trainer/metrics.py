@@ -15,9 +15,11 @@ import numpy as np
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
-  """[true, predicted] counts."""
+  """[true, predicted] counts; a prediction of -1 (no prediction) is left out."""
   cm = np.zeros((num_classes, num_classes), np.int64)
-  np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
+  y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+  made = y_pred >= 0
+  np.add.at(cm, (y_true[made], y_pred[made]), 1)
   return cm
 
 
@@ -29,7 +31,8 @@ def classification_report(y_true, y_pred, num_classes: int) -> dict:
   """
   y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
   cm = confusion_matrix(y_true, y_pred, num_classes)
-  support = cm.sum(axis=1)
+  support = np.bincount(y_true, minlength=num_classes) if len(y_true) else np.zeros(
+      num_classes, np.int64)
   predicted = cm.sum(axis=0)
   tp = np.diag(cm).astype(np.float64)
   present = support > 0
@@ -58,15 +61,26 @@ def _unit(x: np.ndarray) -> np.ndarray:
   return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def knn_predict(train_x, train_y, test_x, k: int = 5, num_classes: int = 0) -> np.ndarray:
-  """Cosine k-nearest-neighbour vote (ties: the class of the nearest among the tied)."""
+def knn_predict(train_x, train_y, test_x, k: int = 5, num_classes: int = 0,
+                train_groups=None, test_groups=None) -> np.ndarray:
+  """Cosine k-nearest-neighbour vote (ties: the class of the nearest among the tied).
+
+  With groups (e.g. content ids), a training item of the query's own group is never a
+  neighbour: the same sample can then be both bank and queries (leave-one-content-out).
+  A query left without any neighbour is predicted -1 (counted wrong).
+  """
   train_y = np.asarray(train_y)
   num_classes = num_classes or int(train_y.max()) + 1
   sims = _unit(test_x) @ _unit(train_x).T
+  if train_groups is not None:
+    sims[np.asarray(test_groups)[:, None] == np.asarray(train_groups)[None, :]] = -np.inf
   k = min(k, len(train_y))
   order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-  preds = np.empty(len(test_x), np.int64)
+  preds = np.full(len(test_x), -1, np.int64)
   for i, nn in enumerate(order):
+    nn = nn[np.isfinite(sims[i, nn])]
+    if not len(nn):
+      continue
     votes = np.bincount(train_y[nn], minlength=num_classes)
     tied = np.flatnonzero(votes == votes.max())
     preds[i] = next(train_y[j] for j in nn if train_y[j] in tied)
@@ -120,7 +134,7 @@ def chance_retrieval(relevant_ids, query_mask=None, gallery_mask=None) -> dict:
     aps.append((rel - 1) / (N - 1) + (1 - (rel - 1) / (N - 1)) * _harmonic(N) / N
                if N > 1 else 1.0)
   return {"map": float(np.mean(aps)) if aps else 0.0,
-          "recall_at_1": float(np.mean(r1)) if r1 else 0.0}
+          "recall_at_1": float(np.mean(r1)) if r1 else 0.0, "queries": len(aps)}
 
 
 def _harmonic(n: int) -> float:

@@ -13,242 +13,20 @@ offline years later. All text that comes from data is escaped.
 
 from __future__ import annotations
 
-import base64
-import html
-import io
-import math
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
-# Config fields shown in the header; the full config sits in a collapsed <details>.
+from trainer.report_html import CSS, _esc, _f, _img, _int, _not_run, _num, _table
+from trainer.report_plots import _png_uri_from_array, training_curves_png
+from trainer.report_probe import (OVERFIT_GAP, _probe, _retrieval,  # noqa: F401
+                                  _retrieval_examples, probe_warnings)
+
 KEY_CONFIG = ("mode", "backbone", "weights", "image_size", "embedding_dim",
               "projection_dim", "loss", "temperature", "style_head", "style_loss_weight",
               "pair_mode", "batch_size", "epochs", "max_steps", "learning_rate",
               "weight_decay", "augment", "strategy", "mixed_precision", "seed")
-OVERFIT_GAP = 0.3  # train minus test accuracy above this is flagged
-_EPS = 1e-9
 
-_CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#222;
- max-width:1100px;margin:24px auto;padding:0 16px;line-height:1.45}
-h1{font-size:1.6em;margin-bottom:4px}h2{border-bottom:2px solid #ddd;padding-bottom:4px;
- margin-top:32px}h3{margin-bottom:6px}
-table{border-collapse:collapse;margin:8px 0 12px}
-th,td{border:1px solid #ccc;padding:4px 10px;text-align:left;vertical-align:top}
-th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}
-tr.baseline td{background:#f4f6fb;color:#445;font-style:italic}
-tr.best td{font-weight:600}
-.tag{display:inline-block;font-size:.75em;font-style:normal;padding:0 6px;
- border-radius:8px;margin-left:6px;background:#dde3f0;color:#334}
-.tag.model{background:#d8efd8;color:#153}
-.muted{color:#777}.notrun{color:#999;font-style:italic}
-.summary{font-size:1.1em;background:#f7f7f7;border-left:4px solid #888;padding:8px 12px}
-.warning{background:#fff0f0;border:2px solid #c00;color:#600;padding:10px 14px;
- margin:12px 0;border-radius:4px}
-.warning b.w{color:#c00;font-size:1.1em}
-.ok{background:#effaef;border:1px solid #6a6;color:#254;padding:6px 12px;margin:12px 0}
-img.plot{max-width:100%;border:1px solid #eee}
-code,pre{background:#f5f5f5;padding:1px 4px;font-size:.9em}
-pre{padding:8px;white-space:pre-wrap;word-break:break-all}
-.rx{display:flex;gap:8px;align-items:flex-start;margin:8px 0;flex-wrap:wrap}
-.rx figure{margin:0;text-align:center;font-size:.75em;max-width:120px;word-break:break-word}
-.rx img{width:112px;height:112px;object-fit:cover;display:block}
-.rx .q img{border:4px solid #555}.rx .hit img{border:4px solid #2a2}
-.rx .miss img{border:4px solid #d22}.rx .sep{width:14px}
-"""
-
-
-# --- formatting -------------------------------------------------------------------------
-
-def _esc(x: Any) -> str:
-  return html.escape("" if x is None else str(x), quote=True)
-
-
-def _num(x: Any) -> Optional[float]:
-  """A finite float, or None for missing/NaN, so '—' is shown instead of 'nan'."""
-  try:
-    v = float(x)
-  except (TypeError, ValueError):
-    return None
-  return v if math.isfinite(v) else None
-
-
-def _f(x: Any, digits: int = 3) -> str:
-  v = _num(x)
-  return "—" if v is None else f"{v:.{digits}f}"
-
-
-def _int(x: Any) -> str:
-  v = _num(x)
-  return "—" if v is None else f"{int(round(v)):,}"
-
-
-def _table(header: list[str], rows: Iterable[tuple[str, list[str]]],
-           numeric_from: int = 1) -> str:
-  """rows: (tr class, already-escaped cells); columns from numeric_from are right-aligned."""
-  head = "".join(f"<th>{_esc(h)}</th>" for h in header)
-  out = ["<table>" + (f"<tr>{head}</tr>" if any(header) else "")]
-  for cls, cells in rows:
-    tds = "".join(f'<td class="n">{c}</td>' if i >= numeric_from else f"<td>{c}</td>"
-                  for i, c in enumerate(cells))
-    out.append(f'<tr class="{_esc(cls)}">{tds}</tr>')
-  return "\n".join(out) + "</table>"
-
-
-def _not_run(what: str) -> str:
-  return f'<p class="notrun">{_esc(what)}: not run.</p>'
-
-
-# --- images -----------------------------------------------------------------------------
-
-def _png_uri_from_array(image: np.ndarray) -> str:
-  from PIL import Image
-  a = np.asarray(image)
-  if a.dtype != np.uint8:
-    a = np.clip(a if a.max() > 1.0 else a * 255.0, 0, 255).astype(np.uint8)
-  if a.ndim == 3 and a.shape[-1] == 1:
-    a = a[..., 0]
-  buf = io.BytesIO()
-  Image.fromarray(a).save(buf, format="PNG", optimize=True)
-  return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _png_uri_from_figure(fig) -> str:
-  import matplotlib.pyplot as plt
-  buf = io.BytesIO()
-  fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-  plt.close(fig)
-  return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _pyplot():
-  """pyplot on the Agg backend: reports are written on headless training machines."""
-  import matplotlib
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-  return plt
-
-
-def _img(uri: str, alt: str, cls: str = "plot") -> str:
-  return f'<img class="{cls}" alt="{_esc(alt)}" src="{uri}">'
-
-
-def loss_curve_png(curve: list[dict]) -> Optional[str]:
-  """Total loss, and its named parts when logged, against step (data URI)."""
-  steps = [_num(p.get("step")) for p in curve]
-  parts = [k for k in ("content_loss", "style_loss")
-           if any(_num(p.get(k)) is not None for p in curve)]
-  if not curve or all(s is None for s in steps):
-    return None
-  plt = _pyplot()
-  ncols = 2 if parts else 1
-  fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 3.4), squeeze=False)
-
-  def series(key):
-    pts = [(s, _num(p.get(key))) for s, p in zip(steps, curve)]
-    pts = [(s, v) for s, v in pts if s is not None and v is not None]
-    return [s for s, _ in pts], [v for _, v in pts]
-
-  ax = axes[0][0]
-  ax.plot(*series("loss"), color="#1f5fa8", lw=1.6)
-  ax.set_title("total loss")
-  for key, color in zip(parts, ("#2a8a2a", "#c0392b")):
-    axes[0][1].plot(*series(key), color=color, lw=1.4, label=key.replace("_", " "))
-  if parts:
-    axes[0][1].set_title("loss parts")
-    axes[0][1].legend(frameon=False)
-  for a in axes[0]:
-    a.set_xlabel("step")
-    a.grid(alpha=.3)
-  fig.tight_layout()
-  return _png_uri_from_figure(fig)
-
-
-def confusion_png(confusion: list[list[int]], class_names: list[str]) -> str:
-  """Heatmap coloured by share of each true class (so small classes show), counts written."""
-  cm = np.asarray(confusion, np.int64)
-  n = cm.shape[0]
-  names = [str(c) for c in class_names][:n] + [str(i) for i in range(len(class_names), n)]
-  # Truncate long names; escape '$' so matplotlib does not parse names as mathtext.
-  names = [(c if len(c) <= 22 else c[:21] + "…").replace("$", r"\$") for c in names]
-  rows = cm.sum(axis=1, keepdims=True)
-  frac = np.divide(cm, rows, out=np.zeros(cm.shape, np.float64), where=rows > 0)
-  plt = _pyplot()
-  side = max(4.0, 0.65 * n + 2.0)
-  fig, ax = plt.subplots(figsize=(side + 1.2, side))
-  im = ax.imshow(frac, cmap="Blues", vmin=0.0, vmax=1.0)
-  ax.set_xticks(range(n), names, rotation=40, ha="right")
-  ax.set_yticks(range(n), names)
-  ax.set_xlabel("predicted")
-  ax.set_ylabel("true")
-  fs = 10 if n <= 10 else 7
-  for i in range(n):
-    for j in range(n):
-      ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=fs,
-              color="white" if frac[i, j] > 0.55 else "#222")
-  fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
-  fig.tight_layout()
-  return _png_uri_from_figure(fig)
-
-
-# --- probe analysis ---------------------------------------------------------------------
-
-def _bal(row: dict) -> Optional[float]:
-  return _num((row.get("linear") or {}).get("balanced_accuracy"))
-
-
-def _acc(row: dict) -> Optional[float]:
-  return _num((row.get("linear") or {}).get("accuracy"))
-
-
-def _best(rows: list[dict], kind: str) -> Optional[dict]:
-  cands = [r for r in rows if r.get("kind") == kind and _bal(r) is not None]
-  return max(cands, key=_bal) if cands else None
-
-
-def _find(rows: list[dict], word: str) -> Optional[dict]:
-  return next((r for r in rows if r.get("kind") == "baseline"
-               and word in str(r.get("name", "")).lower()), None)
-
-
-def probe_warnings(probe: dict) -> list[str]:
-  """Plain-language reasons not to trust the headline (escaped HTML fragments)."""
-  rows = list(probe.get("rows") or [])
-  best, base = _best(rows, "model"), _best(rows, "baseline")
-  majority = _find(rows, "majority")
-  out = []
-  if majority is None:
-    out.append("No majority-class baseline row: accuracy cannot be judged without it.")
-  if _find(rows, "random") is None:
-    out.append("No random-init encoder row: cannot tell what pretraining added over an "
-               "untrained network.")
-  if best is None:
-    out.append("No model row with a balanced accuracy.")
-  if best is not None and base is not None and not _bal(best) > _bal(base) + _EPS:
-    out.append(f"{_esc(best.get('name'))} does not beat the best baseline "
-               f"({_esc(base.get('name'))}) in balanced accuracy: "
-               f"{_f(_bal(best))} vs {_f(_bal(base))}.")
-  if best is not None and majority is not None and None not in (_acc(best), _acc(majority)):
-    if abs(_acc(best) - _acc(majority)) < 1e-6:
-      out.append(f"{_esc(best.get('name'))} has exactly the majority-class baseline's "
-                 f"accuracy ({_f(_acc(best))}): it most likely predicts the majority "
-                 f"class for (nearly) every image.")
-  if best is not None:
-    cm = np.asarray((best.get("linear") or {}).get("confusion") or [])
-    if cm.ndim == 2 and cm.size and cm.sum() > 0 and cm.shape[0] > 1 \
-        and int((cm.sum(axis=0) > 0).sum()) == 1:
-      out.append(f"{_esc(best.get('name'))} predicts a single class for every test image.")
-  for r in rows:
-    train, test = _num(r.get("train_accuracy")), _acc(r)
-    if train is not None and test is not None and train - test > OVERFIT_GAP:
-      out.append(f"Overfitting: {_esc(r.get('name'))} reaches {_f(train)} accuracy on the "
-                 f"probe's training images but {_f(test)} on the test split "
-                 f"(gap {_f(train - test)} &gt; {OVERFIT_GAP}).")
-  return out
-
-
-# --- sections ---------------------------------------------------------------------------
 
 def _header(run: dict) -> str:
   cfg = run.get("config") or {}
@@ -302,127 +80,48 @@ def _pretrain(pt: Optional[dict]) -> str:
            ("strategy", _esc(pt.get("strategy") or "—"))]
   out.append("<p>" + " · ".join(f"<b>{k}</b>: {v}" for k, v in facts) + "</p>")
   curve = pt.get("loss_curve") or []
-  uri = loss_curve_png(curve) if curve else None
+  mon = pt.get("monitor") or {}
+  uri = training_curves_png(curve, mon) if curve else None
   if uri:
     first, last = _num(curve[0].get("loss")), _num(curve[-1].get("loss"))
     out.append(f"<p>loss {_f(first)} at step {_int(curve[0].get('step'))} → {_f(last)} at "
                f"step {_int(curve[-1].get('step'))}</p>")
-    out.append(_img(uri, "pretraining loss curve"))
+    out.append(_img(uri, "pretraining loss and online monitor curves"))
   else:
     out.append('<p class="notrun">No loss curve logged.</p>')
+  out.append(_monitor(mon))
   return "\n".join(out)
 
 
-def _probe(probe: Optional[dict]) -> str:
-  out = ["<h2>Linear probe</h2>"]
-  if not probe:
-    return out[0] + _not_run("Linear probe")
-  names = [str(c) for c in probe.get("class_names") or []]
-  rows = list(probe.get("rows") or [])
-  nc = len(names)
-  facts = [("label", probe.get("label_field")), ("classes", nc or None),
-           ("trained on", f"{probe.get('train_split', '?')} ({_int(probe.get('n_train'))} images)"),
-           ("tested on", f"{probe.get('test_split', '?')} ({_int(probe.get('n_test'))} images)")]
-  out.append("<p>" + " · ".join(f"<b>{_esc(k)}</b>: {_esc(v)}" for k, v in facts
-                                if v is not None) + "</p>")
-  if probe.get("note"):
-    out.append(f'<p class="muted">{_esc(probe["note"])}</p>')
-  best, base = _best(rows, "model"), _best(rows, "baseline")
-  trs = []
-  for r in rows:
-    lin, knn = r.get("linear") or {}, r.get("knn") or {}
-    kind = r.get("kind", "model")
-    tag = (f'<span class="tag">baseline</span>' if kind == "baseline"
-           else '<span class="tag model">model</span>')
-    cls = "baseline" if kind == "baseline" else ("best" if r is best else "")
-    knn_txt = "—" if not knn else f"{_f(knn.get('accuracy'))} <span class='muted'>" \
-        f"(bal {_f(knn.get('balanced_accuracy'))}, k={_esc(knn.get('k', '?'))})</span>"
-    trs.append((cls, [_esc(r.get("name")) + tag, _f(lin.get("accuracy")),
-                      f"<b>{_f(lin.get('balanced_accuracy'))}</b>", _f(lin.get("macro_f1")),
-                      knn_txt, _f(r.get("train_accuracy"))]))
-  out.append(_table(["encoder / baseline", "accuracy", "balanced accuracy", "macro-F1",
-                     "kNN accuracy", "train accuracy"], trs))
-  chance = f"chance is 1/{nc} = {1 / nc:.2f}" if nc else "chance unknown (no class names)"
-  majority = _find(rows, "majority")
-  if best is not None and base is not None:
-    maj = "" if majority is None else (
-        f" Accuracy alone is not the headline: always predicting the majority class "
-        f"scores {_f(_acc(majority), 2)} accuracy here.")
-    out.append(f'<p class="summary"><b>{_esc(best.get("name"))}</b>: balanced accuracy '
-               f"<b>{_f(_bal(best), 2)}</b> vs {_f(_bal(base), 2)} for the best baseline "
-               f"({_esc(base.get('name'))}); {chance}.{maj}</p>")
-  else:
-    out.append(f'<p class="summary">No model-vs-baseline comparison possible; {chance}.</p>')
-  warns = probe_warnings(probe)
-  if warns:
-    out.append('<div class="warning"><b class="w">⚠ WARNING</b><ul>'
-               + "".join(f"<li>{w}</li>" for w in warns) + "</ul></div>")
-  else:
-    out.append('<div class="ok">Checks passed: the best model beats every baseline in '
-               'balanced accuracy, does not just match the majority class, and no probe '
-               'overfits its training images by more than '
-               f'{OVERFIT_GAP}.</div>')
-  if best is not None:
-    lin = best.get("linear") or {}
-    prec, rec, sup = (lin.get(k) or [] for k in ("precision", "recall", "support"))
-    n = max(len(prec), len(rec), len(sup))
-    if n:
-      get = lambda xs, i: xs[i] if i < len(xs) else None  # noqa: E731
-      out.append(f"<h3>Per class: {_esc(best.get('name'))}</h3>")
-      out.append(_table(["class", "precision", "recall", "support"],
-                        [("", [_esc(names[i] if i < nc else i), _f(get(prec, i)),
-                               _f(get(rec, i)), _int(get(sup, i))]) for i in range(n)]))
-    if lin.get("confusion"):
-      out.append(f"<h3>Confusion matrix: {_esc(best.get('name'))}</h3>")
-      out.append('<p class="muted">Rows are true classes, columns predictions; colour is '
-                 "the share of the true class, numbers are counts.</p>")
-      out.append(_img(confusion_png(lin["confusion"], names), "confusion matrix"))
-  return "\n".join(out)
+_MONITOR_COLUMNS = (("knn/accuracy", "kNN accuracy", "majority/accuracy"),
+                    ("knn/balanced_accuracy", "kNN balanced acc.",
+                     "majority/balanced_accuracy"),
+                    ("retrieval/content_map", "content mAP", "chance/content_map"),
+                    ("retrieval/style_map", "style mAP", "chance/style_map"))
 
 
-def _retrieval(entries: Optional[list[dict]]) -> str:
-  out = ["<h2>Retrieval</h2>"]
-  if not entries:
-    return out[0] + _not_run("Retrieval")
-  out.append("<p>ALADIN-NST protocol: each test image queries all others by cosine "
-             "similarity. <b>Style</b> retrieval counts images in the same style as "
-             "relevant, <b>content</b> retrieval images of the same photo. High style "
-             "retrieval means the embedding groups images by painting style whatever the "
-             "photo; high content retrieval means it recognises the photo whatever the "
-             "style (what same-content/different-style positives teach). Compare each "
-             "number with the chance row.</p>")
-  trs = []
-  for e in entries:
-    st, ct = e.get("style") or {}, e.get("content") or {}
-    is_chance = str(e.get("encoder", "")).lower() == "chance"
-    name = _esc(e.get("encoder")) + ('<span class="tag">baseline</span>' if is_chance else "")
-    trs.append(("baseline" if is_chance else "",
-                [name, _esc(e.get("representation") or "—"), _f(st.get("map")),
-                 _f(st.get("recall_at_1")), _f(ct.get("map")), _f(ct.get("recall_at_1")),
-                 _int(st.get("queries", ct.get("queries")))]))
-  out.append(_table(["encoder", "representation", "style mAP", "style R@1", "content mAP",
-                     "content R@1", "queries"], trs, numeric_from=2))
-  return "\n".join(out)
-
-
-def _retrieval_examples(examples: Optional[list[dict]]) -> str:
-  if not examples:
-    return ""
-  out = ["<h3>Retrieval examples</h3>",
-         '<p class="muted">Query (grey border), then the top results: '
-         '<span style="color:#2a2">green</span> = relevant, '
-         '<span style="color:#d22">red</span> = not relevant.</p>']
-  for ex in examples:
-    figs = [f'<figure class="q">{_img(_png_uri_from_array(ex["query"]), "query", "")}'
-            f'<figcaption><b>{_esc(ex.get("kind", ""))} query</b><br>'
-            f'{_esc(ex.get("query_caption", ""))}</figcaption></figure>',
-            '<div class="sep"></div>']
-    for i, r in enumerate(ex.get("results") or [], 1):
-      cls, mark = ("hit", "✓") if r.get("relevant") else ("miss", "✗")
-      figs.append(f'<figure class="{cls}">{_img(_png_uri_from_array(r["image"]), "result", "")}'
-                  f'<figcaption>{i}. {mark} {_esc(r.get("caption", ""))}</figcaption></figure>')
-    out.append('<div class="rx">' + "".join(figs) + "</div>")
-  return "\n".join(out)
+def _monitor(mon: dict) -> str:
+  """The online monitor's values at its first, middle and last evaluation, with the
+  baselines as the last row."""
+  points = mon.get("curve") or []
+  if not points:
+    return ('<p class="notrun">Online monitor: off (--monitor_every=0) or no '
+            f"{_esc(mon.get('split') or 'val')} split.</p>")
+  shown = [points[0]] + ([points[len(points) // 2]] if len(points) > 2 else []) + (
+      [points[-1]] if len(points) > 1 else [])
+  base = mon.get("baselines") or {}
+  trs = [("", [f"step {_int(p.get('step'))}" + (" (random init)" if p.get("step") == 0
+                                                 else ""),
+               *[_f(p.get(k)) for k, _, _ in _MONITOR_COLUMNS]]) for p in shown]
+  trs.append(("baseline", ["majority class / chance",
+                           *[_f(base.get(b)) for _, _, b in _MONITOR_COLUMNS]]))
+  secs, every = _num(mon.get("seconds")), mon.get("every")
+  return ("<h3>Online monitor</h3>"
+          f"<p class=\"muted\">Every {_esc(every)} steps, the encoder embeds the same "
+          f"{_int(mon.get('images'))} held-out {_esc(mon.get('split'))} images (whole "
+          "contents); kNN on backbone features, leave-one-content-out; retrieval on the "
+          f"embedding. {len(points)} evaluations took {_f(secs, 1)} s in all.</p>"
+          + _table(["", *[c for _, c, _ in _MONITOR_COLUMNS]], trs))
 
 
 def _comparison(cmp: Optional[dict]) -> str:
@@ -435,6 +134,15 @@ def _comparison(cmp: Optional[dict]) -> str:
                _esc(", ".join(_f(v) for v in r.get("values") or []))])
          for r in cmp.get("rows") or []]
   out.append(_table(["setting", "mean ± std", "values"], trs))
+  diffs = cmp.get("differences") or []
+  if diffs:
+    out.append("<h3>Per-seed differences</h3><p class=\"muted\">Each setting minus a "
+               "baseline, seed by seed; the spread is the larger of the two settings' "
+               "standard deviations over seeds.</p>")
+    out.append(_table(["difference", "per seed", "mean", "verdict"], [
+        ("", [_esc(f"{d.get('setting')} − {d.get('baseline')}"),
+              _esc(", ".join(f"{v:+.3f}" for v in d.get("per_seed") or [])),
+              _f(d.get("mean")), _esc(d.get("words"))]) for d in diffs], numeric_from=2))
   return "\n".join(out)
 
 
@@ -449,7 +157,7 @@ def render_html(results: dict, *, sample_grid: Optional[np.ndarray] = None,
           _comparison(results.get("comparison"))]
   return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
           f"<title>{_esc(run.get('title') or 'Run report')}</title>"
-          f"<style>{_CSS}</style></head><body>\n" + "\n".join(b for b in body if b)
+          f"<style>{CSS}</style></head><body>\n" + "\n".join(b for b in body if b)
           + "\n</body></html>\n")
 
 

@@ -1,10 +1,12 @@
-"""Entry point: `python -m trainer.task --data=DIR --job-dir=DIR [...]`.
+"""Entry point: `python -m trainer.task --config=NAME|FILE [--data=DIR --job-dir=DIR ...]`.
 
-Pretraining on the small CNN, CPU, demo-sized data (a few hundred pairs): a minute or
-two. Flags: `python -m trainer.task --help`; every flag can also come from `--config
-file.json`. Outputs under --job-dir (or the AIP_* dirs Vertex AI sets): checkpoints/,
-tensorboard/, model/ (SavedModel: uint8 images -> L2-normalised embeddings) and
-metrics.json.
+Recipes live in trainer/configs/ (`--config=demo`, `real_chain`, `gpu_resnet50`,
+`tpu_resnet50`); each file's docstring gives its command, runtime and expected result.
+Any flag overrides one key of the recipe: `python -m trainer.task --help`. Outputs under
+--job-dir (or the AIP_* dirs Vertex AI sets): checkpoints/ (with model_config.json and
+the curves), tensorboard/, model/ (SavedModel: uint8 images -> L2-normalised
+embeddings; assets/model_config.json), metrics.json, and with --mode=probe|all
+probe.json and report.html.
 """
 
 from __future__ import annotations
@@ -16,25 +18,47 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
 
+def pretrain_summary(m: dict) -> str:
+  """The pretraining result in two lines: the loss, and the online monitor beside its
+  baselines (first value: the random-init encoder at step 0)."""
+  text = (f"pretrained {m['steps']} steps; loss {m['first_logged_loss']:.4f} -> "
+          f"{m['final_loss']:.4f}; model: {m['export_dir']}")
+  mon = m.get("monitor")
+  if mon and mon["curve"]:
+    first, last, base = mon["curve"][0], mon["curve"][-1], mon["baselines"]
+    parts = []
+    if "knn/accuracy" in last:
+      parts.append(f"kNN accuracy {first['knn/accuracy']:.3f} -> "
+                   f"{last['knn/accuracy']:.3f} (majority class "
+                   f"{base.get('majority/accuracy', float('nan')):.3f})")
+    parts.append(f"content mAP {first['retrieval/content_map']:.3f} -> "
+                 f"{last['retrieval/content_map']:.3f} (chance "
+                 f"{base['chance/content_map']:.3f})")
+    text += (f"\nonline monitor ({mon['images']} {mon['split']} images, step "
+             f"{first['step']} -> {last['step']}): " + "; ".join(parts) +
+             f"; {mon['seconds']:.1f} s of {m['train_seconds']:.1f} s")
+  return text
+
+
 def main(argv=None) -> dict:
   from trainer import config
   cfg = config.parse(argv)
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
                       stream=sys.stdout)
-  from trainer import data, probe, train  # TensorFlow starts here, after flag checks
+  # TensorFlow starts here, after flag checks.
+  from trainer import checkpoints, data, probe, train
   results = {}
   try:
     if cfg.mode in ("pretrain", "all"):
       results["pretrain"] = m = train.pretrain(cfg)
-      print(f"pretrained {m['steps']} steps; loss {m['first_logged_loss']:.4f} -> "
-            f"{m['final_loss']:.4f}; model: {cfg.model_dir}", flush=True)
+      print(pretrain_summary(m), flush=True)
     if cfg.mode in ("probe", "all"):
       results["probe"] = p = probe.run_probe(cfg, results.get("pretrain"))
       print(probe.summary_table(p["probe"]), flush=True)
       if "report" in p:
         path = p["report"] if "://" in p["report"] else os.path.abspath(p["report"])
         print(f"report: {path}", flush=True)
-  except data.DataError as e:
+  except (data.DataError, checkpoints.ModelConfigError) as e:
     raise SystemExit(f"error: {e}") from None
   return results
 

@@ -2,9 +2,14 @@
 
 A custom loop rather than `model.fit`, because Keras 3's `fit` fails under
 MultiWorkerMirroredStrategy (keras-team/keras#20585); the same loop then serves the
-default, Mirrored, MultiWorkerMirrored and TPU strategies. Checkpoints hold the model,
-optimizer and step; a restarted run resumes at the last checkpoint, mid-epoch, on the
-same data stream (the input order is a pure function of seed and epoch).
+default, Mirrored, MultiWorkerMirrored and TPU strategies.
+
+Resume is exact: checkpoints hold the model, optimizer and step, and the input stream
+at step s is a pure function of (seed, s) that is rebuilt without decoding the batches
+before s (trainer.data); with TF op determinism on (the default without GPU/TPU, else
+`--deterministic`) a killed run restarted with the same command reaches the same
+weights as one never interrupted. The encoder's configuration is saved beside the
+checkpoints and the logged curves with each of them (trainer.checkpoints).
 """
 
 from __future__ import annotations
@@ -14,73 +19,29 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 
 import keras
 import tensorflow as tf
+from tensorflow.python.framework import config as tf_config
 
+from trainer import checkpoints
 from trainer import data as data_lib
-from trainer import losses
+from trainer import distribute
+from trainer import monitor as monitor_lib
 from trainer.config import Config
-from trainer.model import ModelConfig, build_model, export_saved_model
+from trainer.model import export_saved_model
+from trainer.steps import Objective, build_trainables, make_train_step
 
 log = logging.getLogger("trainer")
 
 
-def make_strategy(cfg: Config) -> tf.distribute.Strategy:
-  """TPU with --tpu; multi-worker with a TF_CONFIG cluster; mirrored with >1 GPU."""
-  choice = cfg.strategy
-  if choice == "auto":
-    cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
-    workers = sum(len(v) for k, v in cluster.items() if k in ("chief", "worker"))
-    choice = ("tpu" if cfg.tpu else "multiworker" if workers > 1 else
-              "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1 else
-              "default")
-  if choice == "tpu":
-    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=cfg.tpu or "")
-    tf.config.experimental_connect_to_cluster(resolver)
-    tf.tpu.experimental.initialize_tpu_system(resolver)
-    return tf.distribute.TPUStrategy(resolver)
-  if choice == "multiworker":
-    return tf.distribute.MultiWorkerMirroredStrategy()
-  if choice == "mirrored":
-    return tf.distribute.MirroredStrategy()
-  return tf.distribute.get_strategy()
-
-
-def strategy_name(strategy) -> str:
-  """The public name (MultiWorkerMirroredStrategy's class is CollectiveAllReduce...)."""
-  for cls, name in ((tf.distribute.TPUStrategy, "TPUStrategy"),
-                    (tf.distribute.MultiWorkerMirroredStrategy,
-                     "MultiWorkerMirroredStrategy"),
-                    (tf.distribute.MirroredStrategy, "MirroredStrategy")):
-    if isinstance(strategy, cls):
-      return name
-  return "default"
-
-
-def is_chief(strategy) -> bool:
-  resolver = getattr(strategy, "cluster_resolver", None)
-  if resolver is None or not isinstance(strategy,
-                                        tf.distribute.MultiWorkerMirroredStrategy):
-    return True
-  task_type, task_id = resolver.task_type, resolver.task_id
-  return task_type == "chief" or (task_type == "worker" and task_id == 0 and
-                                  "chief" not in resolver.cluster_spec().as_dict())
-
-
-def model_config(cfg: Config) -> ModelConfig:
-  return ModelConfig(backbone=cfg.backbone, image_size=cfg.image_size,
-                     embedding_dim=cfg.embedding_dim, projection_dim=cfg.projection_dim,
-                     style_head=cfg.style_head, weights=cfg.weights, width=cfg.width)
-
-
-def data_config(cfg: Config) -> data_lib.DataConfig:
+def data_config(cfg: Config, steps_per_epoch: int = 0) -> data_lib.DataConfig:
   return data_lib.DataConfig(data=cfg.data, split=cfg.split, image_size=cfg.image_size,
                              batch_size=cfg.batch_size, shuffle_buffer=cfg.shuffle_buffer,
                              augment=cfg.augment, augment_strength=cfg.augment_strength,
-                             pair_mode=cfg.pair_mode, seed=cfg.seed)
+                             pair_mode=cfg.pair_mode, seed=cfg.seed,
+                             steps_per_epoch=steps_per_epoch)
 
 
 def steps_per_epoch(cfg: Config, dcfg: data_lib.DataConfig) -> int:
@@ -101,164 +62,94 @@ def steps_per_epoch(cfg: Config, dcfg: data_lib.DataConfig) -> int:
   return steps
 
 
-class Objective:
-  """The configured loss on one replica's batch; returns (total, named parts)."""
-
-  def __init__(self, cfg: Config, head=None):
-    self.cfg, self.head = cfg, head
-
-  def __call__(self, out_a, out_b, batch):
-    c = self.cfg
-    za, zb = out_a["embedding"], out_b["embedding"]
-    cid = batch["content_id"]
-    both_ids = tf.concat([cid, cid], 0)
-    both_styles = tf.concat([batch["style_a"], batch["style_b"]], 0)
-    if c.loss == "ntxent":
-      content = losses.nt_xent(za, zb, cid, temperature=c.temperature)
-    elif c.loss == "supcon":
-      content = losses.supcon(tf.concat([za, zb], 0), both_ids, temperature=c.temperature,
-                              cross_replica=True)
-    elif c.loss == "pairwise":
-      content, _ = losses.pairwise_contrastive(tf.concat([za, zb], 0), both_ids,
-                                               both_styles, margin=c.margin)
-    else:
-      content, _ = losses.pair_classifier_loss(self.head, tf.concat([za, zb], 0),
-                                               both_ids, both_styles)
-    parts = {"content_loss": content}
-    total = content
-    if c.style_head:
-      style = losses.supcon(
-          tf.concat([out_a["style_embedding"], out_b["style_embedding"]], 0),
-          both_styles, temperature=c.temperature, valid=both_styles >= 0,
-          cross_replica=True)
-      parts["style_loss"] = style
-      total = total + c.style_loss_weight * style
-    parts["loss"] = total
-    return total, parts
+def input_stream(strategy, dcfg: data_lib.DataConfig, start_step: int):
+  """The distributed pair stream from global step `start_step` on: what pretrain()
+  feeds, uninterrupted (0) or resumed."""
+  epoch, skip = divmod(start_step, dcfg.steps_per_epoch)
+  return strategy.distribute_datasets_from_function(
+      lambda ctx: data_lib.make_pair_dataset(dcfg, ctx, epoch=epoch, skip_steps=skip))
 
 
-def _optimizer(cfg: Config, total_steps: int):
-  schedule = keras.optimizers.schedules.CosineDecay(
-      cfg.learning_rate, decay_steps=max(1, total_steps - cfg.warmup_steps),
-      warmup_target=cfg.learning_rate if cfg.warmup_steps else None,
-      warmup_steps=cfg.warmup_steps,
-      initial_learning_rate=0.0 if cfg.warmup_steps else cfg.learning_rate) \
-      if cfg.warmup_steps else keras.optimizers.schedules.CosineDecay(
-          cfg.learning_rate, decay_steps=max(1, total_steps))
-  opt = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=cfg.weight_decay)
-  if cfg.mixed_precision == "float16":
-    opt = keras.optimizers.LossScaleOptimizer(opt)
-  return opt
-
-
-def _worker_dir(path: str, strategy, chief: bool) -> str:
-  """Non-chief workers must save too (collectives), but into a throwaway folder."""
-  if chief:
-    return path
-  resolver = strategy.cluster_resolver
-  return os.path.join(tempfile.gettempdir(),
-                      f"worker_{resolver.task_type}_{resolver.task_id}",
-                      os.path.basename(path.rstrip("/")))
-
-
-@dataclasses.dataclass
-class Trainables:
-  """What a train step updates, created in the strategy's scope."""
-  model: keras.Model
-  head: keras.Model | None  # the pair classifier's head, for loss=pair_classifier
-  optimizer: keras.optimizers.Optimizer
-  step: tf.Variable
-  variables: list
-
-
-def build_trainables(cfg: Config, strategy: tf.distribute.Strategy,
-                     total_steps: int) -> Trainables:
-  with strategy.scope():
-    model = build_model(model_config(cfg))
-    head = None
-    if cfg.loss == "pair_classifier":
-      head = keras.Sequential([keras.layers.Dense(64, activation="relu"),
-                               keras.layers.Dense(1, dtype="float32")], name="pair_head")
-      head.build((None, cfg.embedding_dim))
-    optimizer = _optimizer(cfg, total_steps)
-    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    variables = model.trainable_variables + (head.trainable_variables if head else [])
-    optimizer.build(variables)
-  return Trainables(model, head, optimizer, step, variables)
-
-
-def make_train_step(cfg: Config, strategy: tf.distribute.Strategy, t: Trainables,
-                    objective: Objective):
-  """iterator -> replica-mean loss parts; one optimizer step on every replica."""
-
-  @tf.function
-  def train_step(iterator):
-    def step_fn(batch):
-      with tf.GradientTape() as tape:
-        # One forward over both views: the same (Siamese) weights, and BatchNorm
-        # statistics over the whole pair batch.
-        out = t.model(tf.concat([batch["view_a"], batch["view_b"]], 0), training=True)
-        n = tf.shape(batch["view_a"])[0]
-        out_a = {k: v[:n] for k, v in out.items()}
-        out_b = {k: v[n:] for k, v in out.items()}
-        total, parts = objective(out_a, out_b, batch)
-        scaled = losses.scale_for_replicas(total)
-        if cfg.mixed_precision == "float16":
-          scaled = t.optimizer.scale_loss(scaled)
-      grads = tape.gradient(scaled, t.variables)
-      t.optimizer.apply_gradients(zip(grads, t.variables))
-      return parts
-    parts = strategy.run(step_fn, args=(next(iterator),))
-    t.step.assign_add(1)
-    return {k: strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None)
-            for k, v in parts.items()}
-
-  return train_step
+def _determinism(cfg: Config, strategy) -> bool:
+  """Turns TF op determinism on when asked (default: without GPU/TPU); returns whether
+  this call turned it on, so pretrain() can restore the process's setting."""
+  want = cfg.deterministic
+  if want is None:
+    want = not distribute.on_accelerator(strategy)
+  if want and not tf_config.is_op_determinism_enabled():
+    tf.config.experimental.enable_op_determinism()
+    return True
+  return False
 
 
 def pretrain(cfg: Config) -> dict:
   """Trains, checkpoints, exports; returns the metrics also written to metrics.json."""
   if cfg.mixed_precision != "none":
     keras.mixed_precision.set_global_policy(f"mixed_{cfg.mixed_precision}")
-  strategy = make_strategy(cfg)
-  chief = is_chief(strategy)
-  dcfg = data_config(cfg)
+  strategy = distribute.make_strategy(cfg.strategy, cfg.tpu)
+  turned_on = _determinism(cfg, strategy)
+  try:
+    return _pretrain(cfg, strategy)
+  finally:
+    if turned_on:
+      tf_config.disable_op_determinism()
+
+
+def _pretrain(cfg: Config, strategy) -> dict:
+  chief = distribute.is_chief(strategy)
   files = data_lib.resolve_files(cfg.data, cfg.split)
   data_lib.check_shards(files)
-  spe = steps_per_epoch(cfg, dcfg)
+  spe = steps_per_epoch(cfg, data_config(cfg))
+  dcfg = data_config(cfg, spe)
   total_steps = cfg.max_steps or cfg.epochs * spe
-  mcfg = model_config(cfg)
+  mcfg = checkpoints.model_config(cfg)
+  sample = monitor_lib.sample_for(cfg, data_lib.views_per_content(dcfg))
   keras.utils.set_random_seed(cfg.seed)
 
+  ckpt_dir = distribute.worker_dir(cfg.checkpoint_dir, strategy, chief)
+  if tf.train.latest_checkpoint(ckpt_dir):
+    checkpoints.check_resume(mcfg, ckpt_dir)
   t = build_trainables(cfg, strategy, total_steps)
-  model, head, optimizer, step = t.model, t.head, t.optimizer, t.step
-  tracked = {"model": model, "optimizer": optimizer, "step": step}
-  if head is not None:
-    tracked["pair_head"] = head
-  ckpt = tf.train.Checkpoint(**tracked)
-  manager = tf.train.CheckpointManager(
-      ckpt, _worker_dir(cfg.checkpoint_dir, strategy, chief), max_to_keep=3)
-  resumed_from = 0
+  ckpt = t.checkpoint()
+  manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=3)
+  start = 0
   if manager.latest_checkpoint:
-    ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-    resumed_from = int(step.numpy())
-    log.info("resumed from checkpoint %s at step %d", manager.latest_checkpoint,
-             resumed_from)
-  start = resumed_from
+    status = ckpt.restore(manager.latest_checkpoint)
+    checkpoints.check_every_weight(status, t.model, manager.latest_checkpoint)
+    start = int(t.step.numpy())
+    log.info("resumed from checkpoint %s at step %d", manager.latest_checkpoint, start)
+  elif chief:
+    checkpoints.write_model_config(mcfg, cfg.checkpoint_dir)
   if start >= total_steps:
     log.info("already trained %d of %d steps", start, total_steps)
+  curves = checkpoints.load_curves(ckpt_dir, start) if start else {}
+  curve = curves.get("loss", [])
 
-  epoch0, skip = divmod(start, spe)
-  dist = strategy.distribute_datasets_from_function(
-      lambda ctx: data_lib.make_pair_dataset(dcfg, ctx, epoch=epoch0).skip(skip))
-  iterator = iter(dist)
-  train_step = make_train_step(cfg, strategy, t, Objective(cfg, head))
-
+  iterator = iter(input_stream(strategy, dcfg, start))
+  train_step = make_train_step(cfg, strategy, t, Objective(cfg, t.head))
+  monitor = None
+  if sample is not None:
+    monitor = monitor_lib.Monitor(sample, t.model, strategy, knn_k=cfg.knn_k)
+    monitor.curve = curves.get("monitor", [])
   writer = tf.summary.create_file_writer(
-      _worker_dir(cfg.tensorboard_dir, strategy, chief))
-  curve, pairs_per_step = [], cfg.batch_size
+      distribute.worker_dir(cfg.tensorboard_dir, strategy, chief))
+
+  def run_monitor(step):
+    point = monitor(step)
+    with writer.as_default(step=step):
+      for k, v in point.items():
+        if k != "step":
+          tf.summary.scalar(f"monitor/{k}", v)
+
+  def save(step):
+    manager.save(checkpoint_number=step)
+    if chief:
+      checkpoints.save_curves(cfg.checkpoint_dir, {
+          "loss": curve, "monitor": monitor.curve if monitor else []})
+
+  if monitor and start == 0:
+    run_monitor(0)
   t0, t_log, n_log = time.time(), time.time(), 0
-  first_loss = None
   try:
     for s in range(start, total_steps):
       parts = train_step(iterator)
@@ -266,8 +157,7 @@ def pretrain(cfg: Config) -> dict:
       done = s + 1
       if done % cfg.log_every == 0 or done == total_steps or s == start:
         values = {k: float(v) for k, v in parts.items()}
-        first_loss = values["loss"] if first_loss is None else first_loss
-        rate = n_log * pairs_per_step / max(time.time() - t_log, 1e-9)
+        rate = n_log * cfg.batch_size / max(time.time() - t_log, 1e-9)
         t_log, n_log = time.time(), 0
         curve.append({"step": done, **values})
         log.info("step %d/%d  epoch %d  %s  %.1f pairs/s", done, total_steps,
@@ -276,33 +166,49 @@ def pretrain(cfg: Config) -> dict:
           for k, v in values.items():
             tf.summary.scalar(k, v)
           tf.summary.scalar("pairs_per_second", rate)
+      if monitor and done % cfg.monitor_every == 0:
+        run_monitor(done)
+        t_log = time.time()
       if done % cfg.checkpoint_every == 0 and done < total_steps:
-        manager.save(checkpoint_number=done)
+        save(done)
   except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
     bad = data_lib.find_bad_shard(files)
     if bad:
       raise data_lib.DataError(bad) from None
     raise
+  final = int(t.step.numpy())
+  if monitor and (not monitor.curve or monitor.curve[-1]["step"] != final):
+    run_monitor(final)
   if total_steps > start or not manager.latest_checkpoint:
-    manager.save(checkpoint_number=int(step.numpy()))
+    save(final)
   train_seconds = time.time() - t0
+  monitor_seconds = monitor.seconds if monitor else 0.0
 
-  export_dir = _worker_dir(cfg.model_dir, strategy, chief)
-  export_saved_model(model, mcfg, export_dir)
+  export_dir = distribute.worker_dir(cfg.model_dir, strategy, chief)
+  export_saved_model(t.model, mcfg, export_dir)
+  checkpoints.write_model_config(mcfg, os.path.join(export_dir, "assets"))
   if not chief:  # the throwaway copies of non-chief workers
     shutil.rmtree(os.path.dirname(export_dir), ignore_errors=True)
 
   metrics = {
-      "mode": "pretrain", "strategy": strategy_name(strategy),
-      "replicas": strategy.num_replicas_in_sync, "steps": int(step.numpy()),
-      "steps_per_epoch": spe, "resumed_from_step": resumed_from,
-      "first_logged_loss": first_loss, "final_loss": curve[-1]["loss"] if curve else None,
+      "mode": "pretrain", "strategy": distribute.strategy_name(strategy),
+      "replicas": strategy.num_replicas_in_sync, "steps": final,
+      "steps_per_epoch": spe, "resumed_from_step": start,
+      "first_logged_loss": curve[0]["loss"] if curve else None,
+      "final_loss": curve[-1]["loss"] if curve else None,
       "loss_curve": curve, "train_seconds": round(train_seconds, 2),
-      "pairs_per_second": round((int(step.numpy()) - start) * pairs_per_step
-                                / max(train_seconds, 1e-9), 2),
+      "pairs_per_second": round((final - start) * cfg.batch_size
+                                / max(train_seconds - monitor_seconds, 1e-9), 2),
+      "deterministic": tf_config.is_op_determinism_enabled(),
       "export_dir": cfg.model_dir, "checkpoint_dir": cfg.checkpoint_dir,
-      "config": dataclasses.asdict(cfg),
+      "model_config": dataclasses.asdict(mcfg),
+      "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "explicit"},
   }
+  if monitor:
+    metrics["monitor"] = {"split": cfg.monitor_split, "every": cfg.monitor_every,
+                          "images": int(len(monitor.sample["labels"])),
+                          "curve": monitor.curve, "baselines": monitor.baselines,
+                          "seconds": round(monitor_seconds, 2)}
   if chief:
     tf.io.gfile.makedirs(cfg.job_dir)
     with tf.io.gfile.GFile(os.path.join(cfg.job_dir, "metrics.json"), "w") as f:
