@@ -47,8 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
   src.add_argument("--max_styles", type=int, default=0,
                    help="at most N styles in all (seeded choice; 0: all)")
   p.add_argument("--output", required=True, help="output folder for the dataset")
-  p.add_argument("--stylizer", default="classical", help=f"{SPEC_HELP} (default: "
-                 "classical, which needs no model files)")
+  p.add_argument("--stylizer", default="hub",
+                 help=f"{SPEC_HELP} (default: hub, the published TF-Hub Magenta model "
+                      "arbitrary-image-stylization-v1-256/2, downloaded by each worker; "
+                      "offline, use hub:<SavedModel dir>, tflite:<dir> or classical)")
   p.add_argument("--styles_per_content", type=int, default=4, metavar="K",
                  help="distinct styles rendered per content (default 4)")
   p.add_argument("--include_original", action="store_true",

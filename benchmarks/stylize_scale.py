@@ -1,17 +1,25 @@
-"""Scale: does the job's memory stay flat and its time grow linearly with the inputs?
-Does the trainer's memory stay flat as the shard count grows?
+"""Scale: the dataset job's memory stays flat and its time grows linearly with the input,
+only small things cross a shuffle, and a killed job resumes.
 
-  .venv/bin/python benchmarks/stylize_scale.py [--contents 120] [--factor 4]
+  .venv/bin/python benchmarks/stylize_scale.py [--contents 600 --factor 4]
+      [--stylizers tflite,classical] [--large 20000] [--resume] [--json PATH]
 
-1. The dataset job (default local runner: driver + one worker process per core) on N
-   and factor*N generated contents with the same styles: peak RSS of the whole process
-   tree (polled every 0.1 s) and wall time. Targets: memory ratio <= 1.2, time ratio
-   <= 1.1 * factor.
-2. The trainer's input pipeline over the same records written as 2, 8 and 32 shards
-   per split: peak RSS while streaming two epochs of pairs. Target: flat (max/min <= 1.2).
+1. Where the data dominates: 256 px output, K=2, N and factor*N distinct real-photo
+   contents (seeded random crops of the 256 COCO photos in ../shared, 320 px JPEGs) and
+   8 AIC paintings, for each stylizer (the real Magenta TF Lite pair, and `classical`).
+   Peak RSS of the whole process tree (launcher + Beam workers, polled every 0.1 s)
+   and wall time, each run in its own process. Targets: memory at factor*N <= 1.15x
+   the N figure; time <= 1.1 * factor.
+2. Bytes that cross a shuffle or a side input per written view (the job's
+   `shuffle_bytes` counter, plus `side_input_bytes` times the workers that each read
+   the side inputs), against the mean encoded record. Target <= 1.2x.
+3. --large N: one run of N small generated contents (64 px scenes, `classical`, 64 px
+   output) must finish under 6 GB peak RSS.
+4. --resume: the factor*N `classical` job killed (kill -9 of its process group) at 55%
+   of its uninterrupted time, then rerun with the same command: the rerun's time
+   against the uninterrupted one (target <= 0.7) and byte-identical shards.
 
-Each measured run is its own process, so one run's memory cannot hide another's.
-Prints a table and a RESULT line; --json writes the figures.
+Needs ../shared for parts 1, 2 and 4 (without it they are skipped, saying so).
 """
 
 from __future__ import annotations
@@ -19,108 +27,169 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pathlib
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 
+import numpy as np
 import psutil
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED = pathlib.Path(os.environ.get("STYLIZED_SHARED_DIR", ROOT.parent / "shared"))
+MODEL_DIR = SHARED / "models" / "magenta_v1_256_tflite"
+PHOTOS = SHARED / "data" / "coco256" / "images"
+PAINTINGS = SHARED / "data" / "paintings_aic" / "images"
 PY = sys.executable
+SPECS = {"tflite": f"tflite:{MODEL_DIR}", "classical": "classical"}
 
 
-def run_measured(cmd: list[str]) -> tuple[float, float]:
-  """(peak RSS of the process tree in MB, wall seconds) of a command."""
+def run_measured(cmd: list[str], kill_after: float = 0.0) -> dict:
+  """Peak RSS (MB) of the command's process tree and its wall seconds; with
+  kill_after, kill -9 its whole process group after that many seconds."""
   start = time.time()
-  proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
-  root = psutil.Process(proc.pid)
-  peak = 0
+  proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True)
+  root, peak = psutil.Process(proc.pid), 0
   while proc.poll() is None:
+    if kill_after and time.time() - start >= kill_after:
+      os.killpg(proc.pid, signal.SIGKILL)
+      proc.wait()
+      break
     try:
       procs = [root] + root.children(recursive=True)
-      rss = sum(p.memory_info().rss for p in procs if p.is_running())
-      peak = max(peak, rss)
+      peak = max(peak, sum(p.memory_info().rss for p in procs if p.is_running()))
     except psutil.Error:
       pass
     time.sleep(0.1)
-  if proc.returncode:
-    raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read()[-3000:]}")
-  return peak / 2**20, time.time() - start
+  out, err = proc.communicate()
+  if proc.returncode and not kill_after:
+    raise SystemExit(f"failed: {' '.join(cmd)}\n{err[-3000:]}")
+  return {"peak_rss_mb": round(peak / 2**20), "seconds": round(time.time() - start, 1),
+          "stdout": out.strip()}
 
 
-def make_inputs(root: str, contents_per_class: int) -> dict:
-  sys.path.insert(0, ROOT)
-  from pipeline import sample_images
-  return sample_images.write_sample(root, contents_per_class=contents_per_class,
-                                    styles_per_family=2, seed=0)
+def make_crops(folder: pathlib.Path, n: int, seed: int = 0) -> pathlib.Path:
+  """n distinct contents: seeded random square crops (50-90% of the shorter side) of
+  the shared COCO photos, some mirrored, saved as 320 px JPEGs."""
+  from PIL import Image
+  folder.mkdir(parents=True, exist_ok=True)
+  photos = sorted(PHOTOS.glob("*/*.jpg"))
+  rng = np.random.default_rng(seed)
+  for i in range(n):
+    im = Image.open(photos[i % len(photos)]).convert("RGB")
+    side = int(min(im.size) * rng.uniform(0.5, 0.9))
+    x, y = rng.integers(0, im.width - side + 1), rng.integers(0, im.height - side + 1)
+    crop = im.crop((x, y, x + side, y + side)).resize((320, 320), Image.BILINEAR)
+    if rng.random() < 0.5:
+      crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    crop.save(folder / f"crop_{i:06d}.jpg", quality=90)
+  return folder
 
 
-def job_cmd(sample: dict, out: str, num_shards: int = 0) -> list[str]:
-  cmd = [PY, "-m", "beam_jobs.stylize", f"--content={sample['content_dir']}",
-         f"--styles={sample['styles_dir']}", "--styles_per_content=2",
-         "--include_original", "--image_size=64", f"--output={out}", "--overwrite"]
-  return cmd + ([f"--num_shards={num_shards}"] if num_shards else [])
+def link_styles(folder: pathlib.Path, n: int = 8) -> pathlib.Path:
+  folder.mkdir(parents=True, exist_ok=True)
+  for p in sorted(PAINTINGS.glob("*.jpg"))[:n]:
+    (folder / p.name).symlink_to(p)
+  return folder
 
 
-TRAINER_INPUT = """
-import sys
-from trainer import data
-cfg = data.DataConfig(data=sys.argv[1], batch_size=32, image_size=64)
-n = 0
-for epoch in range(2):
-  for _ in data.make_pair_dataset(cfg, epoch=epoch, repeat=False):
-    n += 1
-print(n)
-"""
+def job_cmd(content, styles, out, spec: str, size: int = 256, *extra) -> list[str]:
+  return [PY, "-m", "beam_jobs.stylize", f"--content={content}", f"--styles={styles}",
+          f"--stylizer={spec}", "--styles_per_content=2", f"--image_size={size}",
+          "--records_per_shard=200", f"--output={out}", "--overwrite", *extra]
+
+
+def crossing(out: pathlib.Path, workers: int) -> dict:
+  """Bytes crossing shuffles and side inputs per written view, vs the mean record."""
+  meta = json.loads((out / "stylized_metadata.json").read_text())
+  c = meta["counters"]
+  records = sum(s["records"] for s in meta["splits"].values())
+  record_bytes = sum(s["bytes"] for s in meta["splits"].values()) / records
+  moved = c.get("shuffle_bytes", 0) + c.get("side_input_bytes", 0) * workers
+  return {"records": records, "mean_record_bytes": round(record_bytes),
+          "shuffle_bytes": c.get("shuffle_bytes", 0),
+          "side_input_bytes": c.get("side_input_bytes", 0),
+          "crossing_bytes_per_view": round(moved / records, 1),
+          "ratio_to_record": round(moved / records / record_bytes, 4)}
+
+
+def shards(out: pathlib.Path) -> dict:
+  return {p.name: p.read_bytes() for p in sorted(out.glob("*.tfrecord-*"))}
 
 
 def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-  p.add_argument("--contents", type=int, default=120, help="contents at 1x (>= 6)")
+  p.add_argument("--contents", type=int, default=600, help="contents at 1x")
   p.add_argument("--factor", type=int, default=4)
+  p.add_argument("--stylizers", default="tflite,classical")
+  p.add_argument("--large", type=int, default=0, help="contents of the large run (0: none)")
+  p.add_argument("--resume", action="store_true", help="also the kill-and-resume run")
   p.add_argument("--json", default="")
   args = p.parse_args(argv)
-  tmp = tempfile.mkdtemp(prefix="scale_")
-  per_class = max(1, args.contents // 6)
-  figures = {"contents_1x": per_class * 6, "factor": args.factor}
-
-  rows = []
-  for label, n in (("1x", per_class), (f"{args.factor}x", per_class * args.factor)):
-    sample = make_inputs(os.path.join(tmp, f"in_{label}"), n)
-    mem, secs = run_measured(job_cmd(sample, os.path.join(tmp, f"out_{label}")))
-    rows.append((label, n * 6, mem, secs))
-    print(f"job {label:>3s}: {n * 6:5d} contents  peak RSS {mem:7.0f} MB  "
-          f"{secs:6.1f} s", flush=True)
-  mem_ratio = rows[1][2] / rows[0][2]
-  time_ratio = rows[1][3] / rows[0][3]
-  figures.update(job={r[0]: {"contents": r[1], "peak_rss_mb": round(r[2]),
-                             "seconds": round(r[3], 1)} for r in rows},
-                 job_memory_ratio=round(mem_ratio, 3), job_time_ratio=round(time_ratio, 3))
-
-  sample = make_inputs(os.path.join(tmp, "in_shards"), per_class * 2)
-  trainer_rows = []
-  for shards in (2, 8, 32):
-    out = os.path.join(tmp, f"shards_{shards}")
-    run_measured(job_cmd(sample, out, num_shards=shards))
-    mem, secs = run_measured([PY, "-c", TRAINER_INPUT, out])
-    trainer_rows.append((shards, mem, secs))
-    print(f"trainer input, {shards:2d} shards/split: peak RSS {mem:7.0f} MB  "
-          f"{secs:6.1f} s", flush=True)
-  mems = [r[1] for r in trainer_rows]
-  flat = max(mems) / min(mems)
-  figures.update(trainer={str(r[0]): {"peak_rss_mb": round(r[1]),
-                                      "seconds": round(r[2], 1)} for r in trainer_rows},
-                 trainer_memory_max_over_min=round(flat, 3))
-  print(f"RESULT job_memory_ratio={mem_ratio:.2f} (target <= 1.2) "
-        f"job_time_ratio={time_ratio:.2f} (target <= {1.1 * args.factor:.1f}) "
-        f"trainer_memory_max/min={flat:.2f} over 2-32 shards (target <= 1.2)")
+  workers = os.cpu_count() or 1
+  tmp = pathlib.Path(tempfile.mkdtemp(prefix="scale_"))
+  figures: dict = {"cores": workers, "contents_1x": args.contents, "factor": args.factor}
+  have_shared = PHOTOS.exists() and PAINTINGS.exists()
+  if not have_shared:
+    print(f"skipping the real-photo parts: {SHARED} is absent", flush=True)
+  if have_shared:
+    styles = link_styles(tmp / "styles")
+    inputs = {n: make_crops(tmp / f"crops_{n}", n)
+              for n in (args.contents, args.contents * args.factor)}
+    for name in [s for s in args.stylizers.split(",") if s]:
+      rows = {}
+      for n, content in inputs.items():
+        out = tmp / f"out_{name}_{n}"
+        r = run_measured(job_cmd(content, styles, out, SPECS[name]))
+        r.update(crossing(out, workers), contents=n)
+        rows[n] = r
+        print(f"{name:9s} {n:6d} contents: peak RSS {r['peak_rss_mb']:6d} MB  "
+              f"{r['seconds']:7.1f} s  crossing {r['crossing_bytes_per_view']:.0f} B/view "
+              f"= {r['ratio_to_record']:.4f} x the mean record "
+              f"({r['mean_record_bytes']} B)", flush=True)
+      small, big = rows[args.contents], rows[args.contents * args.factor]
+      figures[name] = {"runs": {str(n): {k: v for k, v in r.items() if k != "stdout"}
+                                for n, r in rows.items()},
+                       "memory_ratio": round(big["peak_rss_mb"] / small["peak_rss_mb"], 3),
+                       "time_ratio": round(big["seconds"] / small["seconds"], 3)}
+      print(f"RESULT {name}: memory {figures[name]['memory_ratio']:.2f}x (target <= 1.15) "
+            f"time {figures[name]['time_ratio']:.2f}x (target <= {1.1 * args.factor:.1f}) "
+            f"crossing/record {big['ratio_to_record']:.4f} (target <= 1.2)", flush=True)
+  if args.resume and have_shared:
+    content = inputs[args.contents * args.factor]
+    whole = run_measured(job_cmd(content, styles, tmp / "whole", "classical"))
+    killed = run_measured(job_cmd(content, styles, tmp / "resumed", "classical"),
+                          kill_after=0.55 * whole["seconds"])
+    again = run_measured(job_cmd(content, styles, tmp / "resumed", "classical"))
+    same = shards(tmp / "whole") == shards(tmp / "resumed")
+    figures["resume"] = {"uninterrupted_s": whole["seconds"],
+                         "killed_after_s": killed["seconds"], "rerun_s": again["seconds"],
+                         "rerun_ratio": round(again["seconds"] / whole["seconds"], 3),
+                         "byte_identical": same, "rerun_summary": again["stdout"]}
+    print(f"RESULT resume: uninterrupted {whole['seconds']} s; killed at "
+          f"{killed['seconds']} s; rerun {again['seconds']} s = "
+          f"{figures['resume']['rerun_ratio']:.2f}x (target <= 0.7); byte-identical "
+          f"shards: {same}\n  {again['stdout']}", flush=True)
+  if args.large:
+    from pipeline import sample_images
+    per_class = -(-args.large // 6)
+    sample = sample_images.write_sample(str(tmp / "large"), contents_per_class=per_class,
+                                        styles_per_family=2, seed=0, size=64)
+    r = run_measured(job_cmd(sample["content_dir"], sample["styles_dir"], tmp / "large_out",
+                             "classical", 64, "--records_per_shard=2000"))
+    figures["large"] = {"contents": per_class * 6, **{k: v for k, v in r.items()
+                                                       if k != "stdout"},
+                        **crossing(tmp / "large_out", workers)}
+    print(f"RESULT large: {per_class * 6} contents, peak RSS {r['peak_rss_mb']} MB "
+          f"(target < 6144) in {r['seconds']} s\n  {r['stdout']}", flush=True)
   if args.json:
-    with open(args.json, "w") as f:
-      json.dump(figures, f, indent=2)
+    pathlib.Path(args.json).write_text(json.dumps(figures, indent=2))
   return figures
 
 
 if __name__ == "__main__":
+  sys.path.insert(0, str(ROOT))
   main()

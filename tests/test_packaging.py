@@ -54,7 +54,7 @@ def test_job_graph_builds_with_dataflow_options(tmp_path):
   write_photos(tmp_path / "content", 3)
   write_styles(tmp_path / "styles", 2)
   argv = [f"--content={tmp_path / 'content'}", f"--styles={tmp_path / 'styles'}",
-          f"--output={tmp_path / 'out'}", "--styles_per_content=2",
+          f"--output={tmp_path / 'out'}", "--styles_per_content=2", "--stylizer=classical",
           "--runner=DataflowRunner", "--project=my-project", "--region=us-central1",
           "--temp_location=gs://my-bucket/tmp", "--setup_file=./setup.py",
           "--dataflow_service_options=worker_accelerator=type:nvidia-l4;count:1;"

@@ -69,7 +69,8 @@ def inputs(tmp_path_factory):
 
 def _args(inputs, out, *extra):
   return [f"--content={inputs / 'content'}", f"--styles={inputs / 'styles'}",
-          "--styles_per_content=2", "--include_original", "--image_size=32",
+          "--stylizer=classical", "--styles_per_content=2", "--include_original",
+          "--image_size=32",
           "--records_per_shard=6", "--split_fractions=0.5,0.25,0.25", "--seed=2",
           f"--output={out}", *extra]
 

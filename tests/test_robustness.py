@@ -88,7 +88,7 @@ def rgb(rec: dict) -> np.ndarray:
 
 # --- 1. the bad-input corpus --------------------------------------------------------
 
-CORPUS_FLAGS = ["--styles_per_content=2", "--include_original", "--resize_policy=stretch",
+CORPUS_FLAGS = ["--stylizer=classical", "--styles_per_content=2", "--include_original", "--resize_policy=stretch",
                 "--image_size=64", "--seed=7"] + IN_MEMORY
 
 
@@ -165,7 +165,7 @@ def test_corpus_as_styles_bad_ones_dead_lettered_good_ones_used(tmp_path):
   out = tmp_path / "out"
   result = stylize.run([f"--content={tmp_path / 'content'}",
                         f"--styles={tmp_path / 'styles'}", f"--styles_per_content={K}",
-                        "--split_fractions=1,0,0", "--image_size=32", f"--output={out}"]
+                        "--stylizer=classical", "--split_fractions=1,0,0", "--image_size=32", f"--output={out}"]
                        + IN_MEMORY)
   written = {f for f, o in expected.items() if o == WRITTEN}
   bad = {f: o for f, o in expected.items() if o != WRITTEN}
@@ -209,7 +209,7 @@ def test_batch_that_raises_once_is_retried_and_nothing_is_lost(
   out = tmp_path / "out"
   result = stylize.run([f"--content={small_inputs / 'content'}",
                         f"--styles={small_inputs / 'styles'}", f"--styles_per_content={K}",
-                        "--batch_size=2", "--image_size=32", f"--output={out}"] + IN_MEMORY)
+                        "--stylizer=classical", "--batch_size=2", "--image_size=32", f"--output={out}"] + IN_MEMORY)
   assert len(calls) >= 3  # the failed batch was followed by more calls (its retries)
   assert result["counters"]["batches_retried"] >= 1
   assert result["dead_letters"] == 0 and dead_letters(out) == []
@@ -237,6 +237,7 @@ def test_element_that_always_fails_loses_only_its_own_views(
   out = tmp_path / "out"
   result = stylize.run([f"--content={content}", f"--styles={small_inputs / 'styles'}",
                         f"--styles_per_content={K}", "--batch_size=4", "--image_size=32",
+                        "--stylizer=classical",
                         f"--output={out}"] + IN_MEMORY)
   dead = dead_letters(out)
   assert len(dead) == K
@@ -270,7 +271,8 @@ def test_views_lost_without_a_trace_fail_the_job_with_no_output(
   monkeypatch.setattr(render.ShardRenderer, "render", losing_render)
   out = tmp_path / "out"
   args = [f"--content={small_inputs / 'content'}", f"--styles={small_inputs / 'styles'}",
-          f"--styles_per_content={K}", "--image_size=32", "--records_per_shard=4",
+          "--stylizer=classical", f"--styles_per_content={K}", "--image_size=32",
+          "--records_per_shard=4",
           "--split_fractions=1,0,0", f"--output={out}"] + IN_MEMORY
   with pytest.raises(stylize.UnaccountedViewsError) as e:
     stylize.run(args)
@@ -386,7 +388,8 @@ def test_worker_death_fails_the_job_cleanly_and_a_rerun_completes_it(tmp_path, s
                                                       os.environ.get("PYTHONPATH")])))
   out = tmp_path / "out"
   args = [f"--content={small_inputs / 'content'}", f"--styles={small_inputs / 'styles'}",
-          f"--styles_per_content={K}", "--image_size=32", "--direct_num_workers=2",
+          "--stylizer=classical", f"--styles_per_content={K}", "--image_size=32",
+          "--direct_num_workers=2",
           "--records_per_shard=2", f"--output={out}"]  # the default: multi-processing
   done = run_job(args, timeout=300, env=env)
   assert done.returncode != 0, done.stdout[-2000:]
@@ -452,7 +455,7 @@ def test_manifest_values_and_file_names_are_data_only(tmp_path, monkeypatch):
   out = tmp_path / "out"
   stylize.run([f"--content={content}", f"--styles={styles / 'manifest.csv'}",
                f"--styles_per_content={K}", "--split_fractions=1,0,0", "--image_size=32",
-               f"--output={out}"] + IN_MEMORY)
+               "--stylizer=classical", f"--output={out}"] + IN_MEMORY)
   assert len(specs) >= 2 and set(specs) == {"classical"}  # launch and workers
   records = read_dataset(out)
   assert len(records) == 3 * K and dead_letters(out) == []

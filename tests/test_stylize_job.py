@@ -7,6 +7,7 @@ import os
 import pathlib
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -177,13 +178,38 @@ def write_bad_inputs(folder: pathlib.Path) -> dict:
           "random.jpg": "unrecognized_format", "readme.txt": "unrecognized_format"}
 
 
+@pytest.mark.slow
+def test_real_magenta_port_through_hub_batches_views_of_different_styles(
+    tmp_path, magenta_tf_dir, coco_images_dir, paintings_dir):
+  """The TF port of the real network in the job: one style step per style, one
+  content-step call per batch of views with different styles (not one per view)."""
+  content, styles = tmp_path / "content", tmp_path / "styles"
+  content.mkdir(), styles.mkdir()
+  for p in sorted((coco_images_dir / "train2017").glob("*.jpg"))[:6]:
+    (content / p.name).symlink_to(p)
+  for p in sorted(paintings_dir.glob("*.jpg"))[:3]:
+    (styles / p.name).symlink_to(p)
+  argv = [f"--content={content}", f"--styles={styles}", f"--stylizer=hub:{magenta_tf_dir}",
+          "--styles_per_content=2", "--batch_size=4", "--image_size=96",
+          "--split_fractions=1,0,0"]
+  summary = stylize.run(argv + [f"--output={tmp_path / 'a'}"])  # multi-processing
+  records, by_content, meta = check_dataset(tmp_path / "a", 6, 2, original=False)
+  c = summary["counters"]
+  assert c["style_step_calls"] == 3 and c["views_stylized"] == 12
+  assert c["content_step_calls"] == 3  # ceil(12 views / batch 4), one shard
+  assert {r["stylizer"] for r in records} == {"hub"}
+  assert all(len({r["style_id"] for r in recs}) == 2 for recs in by_content.values())
+  stylize.run(argv + [f"--output={tmp_path / 'b'}"])  # the same command again
+  assert shard_bytes(tmp_path / "a") == shard_bytes(tmp_path / "b")
+
+
 def test_bad_content_files_are_dead_lettered_and_the_job_exits_0(tmp_path, small_inputs):
   expected = write_bad_inputs(tmp_path / "mixed")
   out = tmp_path / "out"
   proc = subprocess.run(
       [sys.executable, "-m", "beam_jobs.stylize", f"--content={tmp_path / 'mixed'}",
        f"--styles={small_inputs / 'styles'}", "--styles_per_content=2",
-       "--image_size=64", f"--output={out}"] + IN_MEMORY,
+       "--stylizer=classical", "--image_size=64", f"--output={out}"] + IN_MEMORY,
       cwd=ROOT, capture_output=True, text=True, timeout=600)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "4 inputs dead-lettered" in proc.stdout
@@ -203,8 +229,8 @@ def test_bad_style_files_are_dead_lettered_and_never_planned(tmp_path, small_inp
   (styles / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
   out = tmp_path / "out"
   stylize.run([f"--content={small_inputs / 'content'}", f"--styles={styles}",
-               "--styles_per_content=2", "--image_size=64", f"--output={out}"]
-              + IN_MEMORY)
+               "--styles_per_content=2", "--image_size=64", "--stylizer=classical",
+               f"--output={out}"] + IN_MEMORY)
   records, _, meta = check_dataset(out, 6, 2, original=False)
   dead = [json.loads(l) for l in (out / schema.DEAD_LETTER_FILENAME).read_text()
           .splitlines()]
@@ -246,8 +272,8 @@ def test_unusable_input_fails_fast_with_one_message_and_no_output(
     out.mkdir()
     (out / "keep.txt").write_text("an earlier run")
   with pytest.raises(SystemExit) as e:
-    stylize.run([f"--content={content}", f"--styles={styles}", f"--output={out}"]
-                + extra + IN_MEMORY)
+    stylize.run([f"--content={content}", f"--styles={styles}", f"--output={out}",
+                 "--stylizer=classical"] + extra + IN_MEMORY)
   assert message in str(e.value)
   assert str(e.value).startswith("error: ")
   leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith("out")]
@@ -263,7 +289,7 @@ def test_rerun_replaces_the_dataset_whole_and_a_failed_run_changes_nothing(
   out = tmp_path / "out"
   base = [f"--content={small_inputs / 'content'}", f"--styles={small_inputs / 'styles'}",
           "--styles_per_content=2", "--image_size=32", "--split_fractions=1,0,0",
-          f"--output={out}"] + IN_MEMORY
+          "--stylizer=classical", f"--output={out}"] + IN_MEMORY
   stylize.run(base + ["--num_shards=3"])
   assert len(list(out.glob("*.tfrecord-*"))) == 3
   stylize.run(base + ["--num_shards=2", "--overwrite", "--seed=9"])
@@ -301,7 +327,7 @@ def test_tfds_coco_source_runs_in_the_job(tmp_path, small_inputs):
   out = tmp_path / "out"
   stylize.run([f"--content=tfds:coco/2017:train", f"--tfds_data_dir={data_dir}",
                f"--styles={small_inputs / 'styles'}", "--styles_per_content=2",
-               "--image_size=32", f"--output={out}"] + IN_MEMORY)
+               "--stylizer=classical", "--image_size=32", f"--output={out}"] + IN_MEMORY)
   records, by_content, meta = check_dataset(out, 4, 2, original=False)
   assert set(by_content) == {9, 25, 30, 34}  # COCO image ids are the content ids
   first = {cid: recs[0] for cid, recs in by_content.items()}
@@ -310,3 +336,27 @@ def test_tfds_coco_source_runs_in_the_job(tmp_path, small_inputs):
   assert first[30]["content_label_ids"] == [] and first[30]["content_primary_label_id"] == -1
   assert first[34]["content_primary_label"] == "bear"
   assert len(meta["vocabularies"]["content_labels"]) == 80
+
+
+def test_default_stylizer_offline_fails_at_once_naming_the_alternatives(tmp_path):
+  """The default is the published TF-Hub model; without network (here: a proxy that
+  refuses, and an empty TF-Hub cache) the job says so in one message, before any work."""
+  write_photos(tmp_path / "content", 2)
+  write_styles(tmp_path / "styles", 2)
+  env = dict(os.environ, https_proxy="http://127.0.0.1:9", HTTPS_PROXY="http://127.0.0.1:9",
+             TFHUB_CACHE_DIR=str(tmp_path / "empty_cache"))
+  start = time.monotonic()
+  proc = subprocess.run(
+      [sys.executable, "-m", "beam_jobs.stylize", f"--content={tmp_path / 'content'}",
+       f"--styles={tmp_path / 'styles'}", f"--output={tmp_path / 'out'}"],
+      cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+  seconds = time.monotonic() - start
+  assert proc.returncode != 0 and proc.stdout == ""
+  lines = [l for l in proc.stderr.splitlines() if l.strip()]
+  assert len(lines) == 1 and lines[0].startswith("error: hub: cannot download "
+                                                 "https://tfhub.dev/google/magenta/"), lines
+  for alternative in ("--stylizer=hub:<SavedModel dir>", "--stylizer=tflite:",
+                      "--stylizer=classical", "pipeline.stylizers.magenta_tf export"):
+    assert alternative in lines[0]
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["content", "styles"]  # no output
+  assert seconds < 15, seconds
