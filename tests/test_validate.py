@@ -6,7 +6,6 @@ job, so these tests stay fast and check the contract rather than one writer.
 
 from __future__ import annotations
 
-import io
 import json
 import pathlib
 import struct
@@ -15,72 +14,14 @@ import sys
 
 import pytest
 import tensorflow as tf
-from PIL import Image
 from tensorflow.core.example import example_pb2
 
 import tfrecords_schema as schema
+from tests.dataset_fixture import HEIGHT, NAME, WIDTH, build_dataset
+from tests.dataset_fixture import records as _records
 from tfrecords_schema import validate as V
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-NAME = "stylized"
-HEIGHT, WIDTH = 8, 12
-
-
-def _jpeg(seed: int) -> bytes:
-  buf = io.BytesIO()
-  Image.new("RGB", (WIDTH, HEIGHT), (seed * 40 % 256, 90, 200)).save(buf, "JPEG")
-  return buf.getvalue()
-
-
-def _records(split: str, cid: int, k: int) -> list[dict]:
-  """The original and K stylized views of one content, in view order."""
-  base = {"image": _jpeg(cid), "image_format": "jpeg", "height": HEIGHT,
-          "width": WIDTH, "content_id": cid, "content_uri": f"photos/{cid}.jpg",
-          "split": split}
-  out = [dict(base, is_original=True, view_index=0, stylizer="none")]
-  for j in range(k):
-    sid = 1000 + (cid + j) % 5
-    out.append(dict(base, is_original=False, view_index=j + 1, style_id=sid,
-                    style_uri=f"styles/{sid}.png", stylizer="classical",
-                    stylizer_version="classical-v1", style_strength=1.0))
-  return out
-
-
-def build_dataset(root: pathlib.Path, *, k: int = 2, hook=None,
-                  contents: dict[str, list[list[int]]] | None = None) -> pathlib.Path:
-  """A small valid dataset folder: 2 splits x 2 shards x 3 contents x (original + K).
-
-  contents: split -> per shard, its content ids. hook(split, shard, i, record) may
-  return a changed record (dict) or raw bytes to write instead, to plant a defect.
-  """
-  contents = contents or {"train": [[1, 2, 3], [4, 5, 6]],
-                          "val": [[101, 102, 103], [104, 105, 106]]}
-  root.mkdir(parents=True, exist_ok=True)
-  splits = {}
-  for split, per_shard in contents.items():
-    lengths, sizes = [], []
-    for shard, cids in enumerate(per_shard):
-      path = root / schema.shard_filename(NAME, split, shard, len(per_shard))
-      recs = [r for cid in cids for r in _records(split, cid, k)]
-      with tf.io.TFRecordWriter(str(path)) as w:
-        for i, rec in enumerate(recs):
-          rec = hook(split, shard, i, rec) if hook else rec
-          w.write(rec if isinstance(rec, bytes) else schema.encode_example(rec))
-      lengths.append(len(recs))
-      sizes.append(path.stat().st_size)
-    splits[split] = {"records": sum(lengths), "contents": sum(map(len, per_shard)),
-                     "shards": len(per_shard), "bytes": sum(sizes),
-                     "shard_lengths": lengths}
-  files = schema.tfds_metadata_json(
-      name=NAME, description="validator fixture", image_format="jpeg",
-      splits={s: (v["shard_lengths"], v["bytes"]) for s, v in splits.items()})
-  for filename, text in files.items():
-    (root / filename).write_text(text)
-  (root / schema.METADATA_FILENAME).write_text(json.dumps({
-      "schema_version": schema.SCHEMA_VERSION, "dataset_name": NAME,
-      "dead_letters": 0, "splits": splits}, indent=2))
-  (root / schema.DEAD_LETTER_FILENAME).write_text("")
-  return root
 
 
 def _shard(root: pathlib.Path, split="train", shard=1, n=2) -> pathlib.Path:
@@ -227,7 +168,7 @@ def test_height_width_and_format_are_checked_against_the_image(tmp_path):
     ({"style_id": 1002}, "twice"),                 # content 2's first view has 1002
     ({"view_index": 1}, "must ascend"),            # views 0, 1, 1
     ({"split": "val"}, "split field"),             # record in the wrong split's shard
-    ({"is_original": True}, "original view"),      # original with a style
+    ({"is_original": 1}, "original view"),         # original with a style
 ])
 def test_layout_defects(tmp_path, defect, expect):
   def hook(split, shard, i, rec):
