@@ -112,3 +112,22 @@ def build_dataset(root: pathlib.Path, *, k: int = 2, hook=None, original: bool =
   (root / schema.DEAD_LETTER_FILENAME).write_text("")
   write_self_description(root, meta, rows)
   return root
+
+
+def code_block(markdown: str, heading: str) -> str:
+  """The first ```python block after `heading` in a SCHEMA.md."""
+  rest = markdown[markdown.index(heading):]
+  start = rest.index("```python\n") + len("```python\n")
+  return rest[start:rest.index("\n```", start)]
+
+
+def run_block(code: str, dataset_dir) -> dict:
+  """Runs a SCHEMA.md block as a consumer would, in a fresh namespace, pointed at the
+  folder (the block's DATASET_DIR line is the only change); returns its namespace."""
+  import re
+  code, n = re.subn(r'^DATASET_DIR = .*$', f"DATASET_DIR = {str(dataset_dir)!r}", code,
+                    flags=re.M)
+  assert n <= 1
+  namespace: dict = {"__name__": "schema_md_recipe"}
+  exec(compile(code, "SCHEMA.md", "exec"), namespace)  # noqa: S102
+  return namespace
