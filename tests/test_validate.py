@@ -240,3 +240,78 @@ def test_reads_through_tf_gfile_not_just_local_paths(good):
   tf.io.gfile.remove(gone)
   report = V.validate(root + "/")
   assert _kinds(report) == {"missing_shard"} and report.problems[0].file == gone
+
+
+# The folder's description of itself.
+
+def _rewrite_index(root: pathlib.Path, change) -> None:
+  from tfrecords_schema import index
+  rows = index.read_index(str(root / schema.INDEX_FILENAME))
+  with open(root / schema.INDEX_FILENAME, "wb") as f:
+    index.write_index([change(rows)], f)
+
+
+def _edit_json(path: pathlib.Path, change) -> None:
+  doc = json.loads(path.read_text())
+  change(doc)
+  path.write_text(json.dumps(doc))
+
+
+def test_missing_schema_md_and_undocumented_metadata_keys(good):
+  (good / schema.SCHEMA_FILENAME).unlink()
+  _edit_json(good / schema.METADATA_FILENAME, lambda m: m.update(secret_sauce=1))
+  report = V.validate(str(good))
+  assert _kinds(report) == {"self_description"}
+  assert _kinds(report, good / schema.SCHEMA_FILENAME) == {"self_description"}
+  assert any("secret_sauce" in p.message for p in report.problems)
+
+
+def test_a_schema_md_with_another_feature_spec_is_found(good):
+  path = good / schema.SCHEMA_FILENAME
+  path.write_text(path.read_text().replace(
+      '"view_index": tf.io.FixedLenFeature([], tf.int64)',
+      '"view_index": tf.io.FixedLenFeature([], tf.float32)'))
+  report = V.validate(str(good))
+  assert any("feature spec" in p.message for p in report.problems), report.summary()
+
+
+@pytest.mark.parametrize("change, expect", [
+    (lambda rows: [dict(r, content_primary_label="cat") if i == 4 else r
+                   for i, r in enumerate(rows)], "differs from it"),
+    (lambda rows: rows[:-1], "has no row"),
+    (lambda rows: rows + [dict(rows[-1], position=99)], "name no record"),
+])
+def test_index_rows_must_equal_the_records(good, change, expect):
+  _rewrite_index(good, change)
+  report = V.validate(str(good))
+  kinds = _kinds(report)
+  assert "index" in kinds and kinds <= {"index", "self_description"}, report.summary()
+  assert any(expect in p.message for p in report.problems)
+  # croissant.json's checksum of the index no longer matches either.
+  assert any("sha256" in p.message for p in report.problems)
+
+
+def test_descriptions_must_give_each_field_its_one_type(good):
+  def bool_flag(doc):
+    doc["content"]["features"]["is_original"]["tensor"]["dtype"] = "bool"
+  _edit_json(good / schema.FEATURES_FILENAME, bool_flag)
+
+  def text_id(doc):
+    for f in doc["recordSet"][0]["field"]:
+      if f["name"] == "content_id":
+        f["dataType"] = "sc:Text"
+  _edit_json(good / schema.CROISSANT_FILENAME, text_id)
+  report = V.validate(str(good))
+  assert _kinds(report) == {"types"}, report.summary()
+  assert {p.file for p in report.problems} == {
+      str(good / schema.FEATURES_FILENAME), str(good / schema.CROISSANT_FILENAME)}
+
+
+def test_croissant_is_checked_by_mlcroissant_when_installed(good, monkeypatch):
+  def dangling(doc):
+    doc["recordSet"][0]["field"][3]["source"]["fileObject"]["@id"] = "nowhere.parquet"
+  _edit_json(good / schema.CROISSANT_FILENAME, dangling)
+  report = V.validate(str(good))
+  assert _kinds(report) == {"croissant"}, report.summary()
+  monkeypatch.setitem(sys.modules, "mlcroissant", None)  # not installed
+  assert V.validate(str(good)).ok  # our structural checks pass; theirs are skipped
