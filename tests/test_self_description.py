@@ -110,7 +110,8 @@ def test_mlcroissant_yields_one_record_per_tfrecord_record_equal_to_tf_parse(rea
   import mlcroissant as mlc
   out = real["out"]
   dataset = mlc.Dataset(jsonld=str(out / schema.CROISSANT_FILENAME))
-  assert not dataset.metadata.ctx.issues.errors
+  issues = dataset.metadata.ctx.issues
+  assert not issues.errors and not issues.warnings, issues.report()
   rows = [{k.split("/", 1)[1]: _python(v) for k, v in r.items()}
           for r in dataset.records("records")]
   parsed = []

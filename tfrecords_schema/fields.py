@@ -85,7 +85,8 @@ FIELDS: tuple[Field, ...] = (
     Field("width", INT, "Image width in pixels."),
     # The content (the photo this image shows).
     Field("content_id", INT,
-          "Stable id of the source photo (rule: SCHEMA.md, Ids). Same across runs."),
+          "Stable id of the source photo (rule: SCHEMA.md, section Ids). Same across "
+          "runs."),
     Field("content_path", STR, _PATH.format(what="source photo", source="content",
                                             id="non-COCO content_id")),
     Field("content_uri", STR, _URI.format(what="source photo", path="content_path")),
@@ -120,8 +121,8 @@ FIELDS: tuple[Field, ...] = (
           "1 for the unstylized original view of the content (then all style fields "
           "are empty/-1 and `style_strength` is 0), else 0."),
     Field("style_id", INT,
-          "Stable id of the style image (rule: SCHEMA.md, Ids); -1 for the original "
-          "view.", -1),
+          "Stable id of the style image (rule: SCHEMA.md, section Ids); -1 for the "
+          "original view.", -1),
     Field("style_path", STR, _PATH.format(what="style image", source="styles",
                                           id="style_id") + " Empty for originals.", ""),
     Field("style_uri", STR, _URI.format(what="style image", path="style_path") +

@@ -158,8 +158,13 @@ class IndexCheck:
     if not _exists(self.path):
       add(self.path, "self_description", "missing: the per-record index")
       return
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    try:
+      import pyarrow as pa
+      import pyarrow.parquet as pq
+    except ImportError:
+      add(self.path, "self_description", "cannot check it: pyarrow is not installed "
+          "(pip install pyarrow)")
+      return
     try:
       table = pq.read_table(pa.BufferReader(_read(self.path)))
       rows = table.to_pylist()

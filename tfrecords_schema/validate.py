@@ -11,7 +11,8 @@ the field table and the records too (tfrecords_schema/self_description.py); with
   python -m tfrecords_schema.validate DIR [--no-decode-images] [--json]
 
 Exit status: 0 valid, 1 problems found, 2 usage error (no such folder, no
-dataset_info.json). DIR may be local or gs:// (tf.io.gfile); plain TensorFlow only.
+dataset_info.json). DIR may be local or gs:// (tf.io.gfile); needs TensorFlow and
+pyarrow (for index.parquet), and uses mlcroissant when installed.
 """
 
 from __future__ import annotations
