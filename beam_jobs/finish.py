@@ -103,16 +103,16 @@ def check_every_view_accounted(prep, markers: dict, dead: list[dict]) -> None:
 
 def write_index(prep, markers: dict) -> dict:
   """index.parquet from the shards' fragments, in shard-file order; its summary."""
-  rows_of = []
+  fragments = []
   for key, m in sorted(markers.items(), key=lambda kv: kv[1]["file"]):
     path = stg.work(prep.staging, "index", f"{key}.jsonl")
-    if not FileSystems.exists(path):  # cannot happen unless the folder was tampered with
+    if not FileSystems.exists(path):  # written before the marker: only if tampered with
       FileSystems.delete([stg.work(prep.staging, "done", f"{key}.json")])
       raise UnaccountedViewsError(f"shard {m['file']} has no index fragment; rerun the "
                                   "same command to render it again")
-    rows_of.append(path)
+    fragments.append(path)
   groups = ([json.loads(line) for line in out.read_text(p).splitlines() if line]
-            for p in rows_of)
+            for p in fragments)  # one shard's rows at a time
   digest = hashlib.sha256()
   with tempfile.TemporaryDirectory() as tmp:  # Parquet wants a seekable local file
     local = os.path.join(tmp, record_index.INDEX_FILENAME)
@@ -145,11 +145,6 @@ def describe_sources(prep, stats: list[dict], dead: list[dict]) -> dict:
       "redistribution": provenance.redistribution_text(content["licenses"],
                                                        styles["licenses"]),
   }
-
-
-def _write_and_hash(path: str, text: str) -> str:
-  out.write_text(path, text)
-  return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def publish(prep, counters: dict, argv: list[str]) -> dict:
@@ -193,12 +188,13 @@ def publish(prep, counters: dict, argv: list[str]) -> dict:
   metadata = out.finalize(prep.staging, name=a.dataset_name,
                           image_format=a.image_format, shards=prep.shards,
                           shard_stats=stats, description=description, metadata=metadata)
-  schema_sha = _write_and_hash(FileSystems.join(prep.staging, croissant.SCHEMA_FILENAME),
-                               schema_doc.schema_markdown(metadata))
-  _write_and_hash(FileSystems.join(prep.staging, croissant.CROISSANT_FILENAME),
-                  json.dumps(croissant.croissant_json(
-                      metadata, index_sha256=metadata["index"]["sha256"],
-                      schema_sha256=schema_sha), indent=2, ensure_ascii=False))
+  schema_md = schema_doc.schema_markdown(metadata)
+  out.write_text(FileSystems.join(prep.staging, croissant.SCHEMA_FILENAME), schema_md)
+  doc = croissant.croissant_json(
+      metadata, index_sha256=metadata["index"]["sha256"],
+      schema_sha256=hashlib.sha256(schema_md.encode("utf-8")).hexdigest())
+  out.write_text(FileSystems.join(prep.staging, croissant.CROISSANT_FILENAME),
+                 json.dumps(doc, indent=2, ensure_ascii=False))
   card.write_card(prep.staging, metadata, stats, dead_lines)
   out.delete_tree(stg.work(prep.staging))  # lock, manifests, markers: not for readers
   out.commit(prep.staging, a.output)
