@@ -19,6 +19,7 @@ REQUIRED = [
     "matplotlib>=3.8,<4",  # plots in the run report
     "google-crc32c>=1.5",  # fast TFRecord checksums in Beam (else pure Python)
     "protobuf>=6,<7",
+    "pyarrow>=14",  # index.parquet (the job writes it, the validator reads it); Beam's own
 ]
 
 setuptools.setup(
@@ -40,6 +41,11 @@ setuptools.setup(
         # workers load the SavedModel it writes, so they do not install this.
         "convert": ["tflite==2.18.0"],
         "gpu": ["tensorflow[and-cuda]==2.21.0"],  # CUDA/cuDNN wheels for the hub stylizer
-        "test": ["pytest>=8", "psutil>=5", "tflite==2.18.0"],  # tests run the export
+        # croissant.json's own validation in `python -m tfrecords_schema.validate` (its
+        # structural checks need nothing more); pulls pandas, scipy, rdflib, networkx,
+        # which Dataflow workers do not need, so it is not in REQUIRED.
+        "croissant": ["mlcroissant>=1.1.1,<1.2"],
+        "test": ["pytest>=8", "psutil>=5", "tflite==2.18.0",  # tests run the export
+                 "mlcroissant>=1.1.1,<1.2"],  # tests load croissant.json like a consumer
     },
 )

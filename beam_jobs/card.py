@@ -46,7 +46,7 @@ def _caption(rec: dict) -> str:
     return "original"
   name = rec["style_name"] or rec["style_artist"] or rec["style_title"]
   if not name:
-    name = rec["style_uri"].rsplit("/", 1)[-1]
+    name = rec["style_path"].rsplit("/", 1)[-1]
   return name
 
 
@@ -78,6 +78,39 @@ def _top(counter: dict, n: int = 15) -> str:
   if rest:
     rows.append(f"| ({len(items) - n} more) | {rest} |")
   return "\n".join(rows)
+
+
+def _source(src: dict) -> str:
+  named = f"{src['name']} ({src['url']}), " if src["name"] else ""
+  return f"{named}{src['kind']} source at `{src['root']}`"
+
+
+def _held_out(held: list[dict]) -> list[str]:
+  if not held:
+    return []
+  rows = [f"| {h['style_id']} | {h['name']} | {h['artist']} | {h['title']} | "
+          f"{h['path']} |" for h in held]
+  return ["", "## Held-out styles", "",
+          f"{len(held)} styles are used only by val and test (train never sees them):",
+          "", "| style_id | style | artist | title | path |", "|---|---|---|---|---|",
+          *rows]
+
+
+def _licences(m: dict) -> list[str]:
+  """The licences the sources actually give, with counts, and what they allow."""
+  lines = ["", "## Licences", "",
+           "Every image derives from a content photo and (unless original) a style "
+           "image; each record carries their licence fields as the sources give them."]
+  for key, unit in (("content", "contents"), ("styles", "styles")):
+    licences = m["sources"][key]["licenses"]
+    lines += ["", f"| {key} licence | {unit} |", "|---|---|"]
+    lines += [f"| {lic['name'] or '(not given by the source)'}"
+              f"{' <' + lic['url'] + '>' if lic['url'] else ''} | {lic[unit]} |"
+              for lic in licences] or ["| (none written) | 0 |"]
+  lines += [""] + [f"- {note}" for note in m.get("license_notes", [])]
+  if m.get("citation"):
+    lines += ["", "Cite:", "", "```bibtex", m["citation"], "```"]
+  return lines + [""]
 
 
 def write_card(out_dir: str, metadata: dict, shard_stats: list[dict],
@@ -114,11 +147,15 @@ def write_card(out_dir: str, metadata: dict, shard_stats: list[dict],
       f"# Dataset card: {name}", "",
       f"Written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by "
       f"`python -m beam_jobs.stylize`, record schema version {m['schema_version']} "
-      "(fields: `tfrecords_schema/README.md` in the project).", "",
+      f"(fields, rules and reading recipes: `{schema.SCHEMA_FILENAME}` in this folder; "
+      f"per-record index: `{schema.INDEX_FILENAME}`; Croissant metadata: "
+      f"`{schema.CROISSANT_FILENAME}`).", "",
       "```", f"python -m beam_jobs.stylize {m['command']}", "```", "",
       "## Inputs and method", "",
-      f"- Contents: `{m['inputs']['content']}` ({m['inputs']['contents_listed']} files)",
-      f"- Styles: `{m['inputs']['styles']}` ({m['inputs']['styles_listed']} files)",
+      f"- Contents: {_source(m['sources']['content'])} "
+      f"({m['inputs']['contents_listed']} files)",
+      f"- Styles: {_source(m['sources']['styles'])} ({m['inputs']['styles_listed']} "
+      "files)",
       f"- Stylizer: `{m['stylizer']['spec']}`, version `{m['stylizer']['version']}`",
       f"- {m['plan']['styles_per_content']} styles per content, strength "
       f"{m['plan']['style_strength']}, original view "
@@ -150,9 +187,7 @@ def write_card(out_dir: str, metadata: dict, shard_stats: list[dict],
     lines += ["", "## Contact sheet", "",
               "Rows: the first contents of the first shard; columns: their views.", "",
               f"![contact sheet]({SHEET_FILENAME})"]
-  lines += ["", "## Licences", "",
-            "The images derive from the inputs above and carry their licences (several "
-            "COCO photos are NonCommercial/NoDerivs: research use, do not publish "
-            "stylized copies).", ""]
+  lines += _held_out(m.get("held_out_styles", []))
+  lines += _licences(m)
   with FileSystems.create(FileSystems.join(out_dir, CARD_FILENAME)) as f:
     f.write("\n".join(lines).encode("utf-8"))

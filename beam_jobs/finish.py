@@ -1,24 +1,30 @@
 """Finish: gather what the shard tasks wrote, check it all adds up, publish.
 
 The shards' done markers (stats and dead letters, from this run and any earlier one
-resumed) and the style step's results are the whole record of the run. Before anything
-is published, every planned view must be written or dead-lettered; then the metadata,
-the TFDS files and the dataset card are written and the staging folder is moved into
-place in one step.
+resumed), their index fragments and the style step's results are the whole record of
+the run. Before anything is published, every planned view must be written or
+dead-lettered; then the folder's self-description (record index, metadata, TFDS files,
+SCHEMA.md, croissant.json, dataset card) is written and the staging folder is moved
+into place in one step.
 """
 
 from __future__ import annotations
 
 import collections
+import hashlib
 import json
+import os
+import tempfile
+import time
 
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs import card
 from beam_jobs import output as out
 from beam_jobs import staging as stg
-from pipeline import accounting
+from pipeline import accounting, provenance
 import tfrecords_schema as schema
+from tfrecords_schema import croissant, index as record_index, schema_doc
 
 
 class UnaccountedViewsError(RuntimeError):
@@ -31,9 +37,10 @@ def vocabularies(prep) -> dict:
   styles = sorted(prep.styles, key=lambda s: s["style_id"])
   return {
       "content_labels": prep.label_vocabulary,
-      "styles": [{"index": i, "style_id": s["style_id"], "rel_path": s["rel_path"],
+      "styles": [{"index": i, "style_id": s["style_id"], "path": s["rel_path"],
                   "name": s["name"], "artist": s["artist"], "genre": s["genre"],
-                  "title": s["title"]} for i, s in enumerate(styles)],
+                  "title": s["title"], "credit": s["credit"], "license": s["license"]}
+                 for i, s in enumerate(styles)],
       "style_names": sorted({s["name"] for s in styles if s["name"]}),
       "artists": sorted({s["artist"] for s in styles if s["artist"]}),
   }
@@ -94,8 +101,54 @@ def check_every_view_accounted(prep, markers: dict, dead: list[dict]) -> None:
       f"output is not kept ({len(stale)} shards will be rendered again on a rerun)")
 
 
+def write_index(prep, markers: dict) -> dict:
+  """index.parquet from the shards' fragments, in shard-file order; its summary."""
+  fragments = []
+  for key, m in sorted(markers.items(), key=lambda kv: kv[1]["file"]):
+    path = stg.work(prep.staging, "index", f"{key}.jsonl")
+    if not FileSystems.exists(path):  # written before the marker: only if tampered with
+      FileSystems.delete([stg.work(prep.staging, "done", f"{key}.json")])
+      raise UnaccountedViewsError(f"shard {m['file']} has no index fragment; rerun the "
+                                  "same command to render it again")
+    fragments.append(path)
+  groups = ([json.loads(line) for line in out.read_text(p).splitlines() if line]
+            for p in fragments)  # one shard's rows at a time
+  digest = hashlib.sha256()
+  with tempfile.TemporaryDirectory() as tmp:  # Parquet wants a seekable local file
+    local = os.path.join(tmp, record_index.INDEX_FILENAME)
+    with open(local, "wb") as f:
+      rows = record_index.write_index(groups, f)
+    with open(local, "rb") as src, FileSystems.create(FileSystems.join(
+        prep.staging, record_index.INDEX_FILENAME)) as dst:
+      for chunk in iter(lambda: src.read(1 << 20), b""):
+        digest.update(chunk)
+        dst.write(chunk)
+  return {"file": record_index.INDEX_FILENAME, "rows": rows,
+          "sha256": digest.hexdigest()}
+
+
+def describe_sources(prep, stats: list[dict], dead: list[dict]) -> dict:
+  """The metadata's sources, licences, citation and held-out styles."""
+  a = prep.args
+  content = provenance.content_source(a.content, a.coco_annotations)
+  styles = provenance.style_source(a.styles, a.styles_layout)
+  content["licenses"] = provenance.content_licenses(stats)
+  styles["licenses"] = provenance.style_licenses(prep.styles, stats)
+  failed = {d["uri"] for d in dead if d["stage"] == "style"}
+  ok = [s["style_id"] for s in prep.styles if s["uri"] not in failed]
+  return {
+      "sources": {"content": content, "styles": styles},
+      "held_out_styles": provenance.held_out_styles(prep.styles, ok, a.seed,
+                                                    a.holdout_style_fraction),
+      "citation": provenance.citation(content, styles, prep.stylizer.name),
+      "license_notes": provenance.licence_notes(content["licenses"], styles["licenses"]),
+      "redistribution": provenance.redistribution_text(content["licenses"],
+                                                       styles["licenses"]),
+  }
+
+
 def publish(prep, counters: dict, argv: list[str]) -> dict:
-  """Checks, writes metadata and card, commits. Returns the run's summary."""
+  """Checks, writes the self-description and card, commits. Returns the run's summary."""
   a = prep.args
   markers, dead = gather(prep.staging)
   check_every_view_accounted(prep, markers, dead)
@@ -103,8 +156,16 @@ def publish(prep, counters: dict, argv: list[str]) -> dict:
   dead_lines = sorted(json.dumps(d, sort_keys=True, ensure_ascii=False) for d in dead)
   out.write_text(f"{prep.staging}/{schema.DEAD_LETTER_FILENAME}",
                  "".join(line + "\n" for line in dead_lines))
+  described = describe_sources(prep, stats, dead)
+  src = described["sources"]
+  description = (f"{src['content']['name'] or 'Photos'} from {src['content']['root']} "
+                 f"rendered in {a.styles_per_content} styles from "
+                 f"{src['styles']['root']} by {prep.stylizer.version} (record schema "
+                 f"v{schema.SCHEMA_VERSION}: SCHEMA.md in this folder).")
   metadata = {
       "schema_version": schema.SCHEMA_VERSION, "dataset_name": a.dataset_name,
+      "description": description,
+      "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
       "created_by": "beam_jobs.stylize", "command": " ".join(argv),
       "inputs": {"content": a.content, "styles": a.styles,
                  "contents_listed": len(prep.contents), "styles_listed": len(prep.styles)},
@@ -121,14 +182,19 @@ def publish(prep, counters: dict, argv: list[str]) -> dict:
                 "content_id order; the records of one content are adjacent, in "
                 "ascending view_index.",
       "dead_letters": len(dead), "counters": counters,
-      "vocabularies": vocabularies(prep),
+      "vocabularies": vocabularies(prep), "index": write_index(prep, markers),
+      **described,
   }
-  description = (f"Contents from {a.content} rendered in {a.styles_per_content} styles "
-                 f"from {a.styles} by {prep.stylizer.version} (record schema "
-                 f"v{schema.SCHEMA_VERSION}; fields: tfrecords_schema/README.md).")
   metadata = out.finalize(prep.staging, name=a.dataset_name,
                           image_format=a.image_format, shards=prep.shards,
                           shard_stats=stats, description=description, metadata=metadata)
+  schema_md = schema_doc.schema_markdown(metadata)
+  out.write_text(FileSystems.join(prep.staging, croissant.SCHEMA_FILENAME), schema_md)
+  doc = croissant.croissant_json(
+      metadata, index_sha256=metadata["index"]["sha256"],
+      schema_sha256=hashlib.sha256(schema_md.encode("utf-8")).hexdigest())
+  out.write_text(FileSystems.join(prep.staging, croissant.CROISSANT_FILENAME),
+                 json.dumps(doc, indent=2, ensure_ascii=False))
   card.write_card(prep.staging, metadata, stats, dead_lines)
   out.delete_tree(stg.work(prep.staging))  # lock, manifests, markers: not for readers
   out.commit(prep.staging, a.output)

@@ -95,7 +95,8 @@ def commit(staging: str, output: str) -> None:
 
 def finalize(staging: str, *, name: str, image_format: str, shards: Mapping[str, dict],
              shard_stats: list[dict], description: str, metadata: dict) -> dict:
-  """Fills missing (empty) shards and writes the TFDS and our metadata files.
+  """Fills missing (empty) shards and writes the TFDS and our metadata files; the
+  metadata's citation and redistribution text go into dataset_info.json too.
 
   Returns the metadata as written (with the per-split summary).
   """
@@ -116,7 +117,9 @@ def finalize(staging: str, *, name: str, image_format: str, shards: Mapping[str,
   splits = {s: v for s, v in by_split.items() if v["records"] > 0}
   files = schema.tfds_metadata_json(
       name=name, description=description, image_format=image_format,
-      splits={s: (v["shard_lengths"], v["bytes"]) for s, v in splits.items()})
+      splits={s: (v["shard_lengths"], v["bytes"]) for s, v in splits.items()},
+      citation=metadata.get("citation", ""),
+      redistribution=metadata.get("redistribution", ""))
   for split, v in by_split.items():  # TFDS knows only non-empty splits
     if v["records"] == 0:
       for shard in range(v["shards"]):

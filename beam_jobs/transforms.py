@@ -134,9 +134,10 @@ class StyleStepFn(_WithModel):
 class RenderShardFn(_WithModel):
   """shard task -> that shard's TFRecord file, end to end; yields the shard's stats.
 
-  The file is written under a temporary name and renamed when complete; then a done
-  marker (stats and dead letters) records it. A retried or resumed task rewrites the
-  same bytes (the shard's contents and their batches depend only on the plan).
+  The file is written under a temporary name and renamed when complete; then its index
+  fragment (one JSON line per record) and a done marker (stats and dead letters)
+  record it. A retried or resumed task rewrites the same bytes (the shard's contents
+  and their batches depend only on the plan).
   """
 
   def __init__(self, spec: str, handle: shared.Shared, staging: str, name: str,
@@ -169,6 +170,7 @@ class RenderShardFn(_WithModel):
     renderer = render.ShardRenderer(self._model.stylizer, style_of, self._cfg, count,
                                     self._model.lock)
     stats, dead = records.ShardStats(split, shard), []
+    index = records.ShardIndex(filename)
     progress = _ProgressNote(stg.work(self._staging, "progress", f"{key}.json"))
     with FileSystems.create(tmp) as f:
       for item in renderer.render(_manifest(task["manifest"]), pools):
@@ -178,9 +180,11 @@ class RenderShardFn(_WithModel):
         data = records.encode_view(item.content, item.view_index, item.pixels,
                                    item.style, self._cfg.strength, self._fmt)
         _TFRecordUtil.write_record(f, data)
+        index.add(data)
         stats.add(item.content, item.style, _TFRecordUtil.encoded_num_bytes(data))
         progress.update(stats.records)
     FileSystems.rename([tmp], [final])
+    out.write_text(stg.work(self._staging, "index", f"{key}.jsonl"), index.text())
     marker = {"split": split, "shard": shard, "num_shards": task["num_shards"],
               "file": filename, "file_bytes": stats.bytes, "stats": stats.as_dict(),
               "dead_letters": dead}

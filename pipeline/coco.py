@@ -7,7 +7,9 @@ labels inside the content manifest rather than a copy of the file.
 Per image: the COCO image id is the content id; the labels are its categories
 (multi-label, sorted by id); the primary label is the category with the largest total
 annotated area (ties: the smaller id); the supercategory is the primary's. Images with
-no annotations are kept with empty labels.
+no annotations are kept with empty labels. Each image also keeps its licence (id, name
+and URL from the file's `licenses`) and its `coco_url` and `flickr_url`, so every
+record says under which terms its photo may be used and whom to credit.
 """
 
 from __future__ import annotations
@@ -19,12 +21,38 @@ from typing import Iterable
 
 from pipeline.sources import ContentItem, SourceError, list_files, stable_id
 
+NAME = "COCO 2017"
+URL = "https://cocodataset.org"
+CITATION = r"""@inproceedings{lin2014coco,
+  title = {Microsoft {COCO}: Common Objects in Context},
+  author = {Lin, Tsung-Yi and Maire, Michael and Belongie, Serge and Hays, James and
+            Perona, Pietro and Ramanan, Deva and Doll{\'a}r, Piotr and Zitnick, C. Lawrence},
+  booktitle = {European Conference on Computer Vision (ECCV)},
+  pages = {740--755},
+  year = {2014}
+}"""
+
 
 @dataclasses.dataclass(frozen=True)
 class Category:
   id: int
   name: str
   supercategory: str
+
+
+@dataclasses.dataclass(frozen=True)
+class License:
+  id: int
+  name: str
+  url: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageInfo:
+  """An image's licence id and public URLs, as `images[]` gives them."""
+  license_id: int = -1
+  coco_url: str = ""
+  flickr_url: str = ""
 
 
 @dataclasses.dataclass
@@ -34,16 +62,22 @@ class CocoLabels:
   file_to_id: dict[str, int]
   image_labels: dict[int, tuple[int, ...]]      # image id -> sorted category ids
   image_primary: dict[int, int]                 # image id -> primary category id
+  licenses: dict[int, License] = dataclasses.field(default_factory=dict)
+  image_info: dict[int, ImageInfo] = dataclasses.field(default_factory=dict)
 
   def content_item(self, image_id: int, uri: str, rel_path: str) -> ContentItem:
     ids = self.image_labels.get(image_id, ())
     primary = self.image_primary.get(image_id, -1)
     cat = self.categories.get(primary)
+    info = self.image_info.get(image_id, ImageInfo())
+    lic = self.licenses.get(info.license_id)
     return ContentItem(
         content_id=image_id, uri=uri, rel_path=rel_path, label_ids=ids,
         label_names=tuple(self.categories[i].name for i in ids),
         primary_label_id=primary, primary_label=cat.name if cat else "",
-        supercategory=cat.supercategory if cat else "")
+        supercategory=cat.supercategory if cat else "", source_url=info.coco_url,
+        origin_url=info.flickr_url, license_id=info.license_id if lic else -1,
+        license=lic.name if lic else "", license_url=lic.url if lic else "")
 
   def vocabulary(self) -> list[dict]:
     """Content label vocabulary for the dataset metadata (COCO ids are not dense)."""
@@ -57,11 +91,18 @@ def _drop_polygons(obj: dict) -> dict:
 
 
 def labels_from_annotations(images: Iterable[dict], annotations: Iterable[dict],
-                            categories: Iterable[dict]) -> CocoLabels:
-  """The pure part: COCO `images`, `annotations`, `categories` lists -> CocoLabels."""
+                            categories: Iterable[dict],
+                            licenses: Iterable[dict] = ()) -> CocoLabels:
+  """The pure part: COCO `images`, `annotations`, `categories` (and `licenses`) lists
+  -> CocoLabels. An image whose licence id the file does not define has none."""
   cats = {int(c["id"]): Category(int(c["id"]), c["name"], c.get("supercategory", ""))
           for c in categories}
+  images = list(images)
   file_to_id = {im["file_name"]: int(im["id"]) for im in images}
+  lics = {int(x["id"]): License(int(x["id"]), x.get("name", ""), x.get("url", ""))
+          for x in licenses}
+  info = {int(im["id"]): ImageInfo(int(im.get("license", -1)), im.get("coco_url", ""),
+                                   im.get("flickr_url", "")) for im in images}
   area: dict[int, dict[int, float]] = {}
   for a in annotations:
     per_image = area.setdefault(int(a["image_id"]), {})
@@ -71,7 +112,7 @@ def labels_from_annotations(images: Iterable[dict], annotations: Iterable[dict],
     per_image[cid] = per_image.get(cid, 0.0) + float(a.get("area", 0.0))
   labels = {img: tuple(sorted(per)) for img, per in area.items()}
   primary = {img: min(per, key=lambda c: (-per[c], c)) for img, per in area.items()}
-  return CocoLabels(cats, file_to_id, labels, primary)
+  return CocoLabels(cats, file_to_id, labels, primary, lics, info)
 
 
 def read_annotations(path: str) -> CocoLabels:
@@ -85,7 +126,8 @@ def read_annotations(path: str) -> CocoLabels:
   missing = {"images", "annotations", "categories"} - set(data)
   if missing:
     raise SourceError(f"{path!r} is not a COCO instances file: lacks {sorted(missing)}")
-  return labels_from_annotations(data["images"], data["annotations"], data["categories"])
+  return labels_from_annotations(data["images"], data["annotations"], data["categories"],
+                                 data.get("licenses", []))
 
 
 def coco_contents(images: str, annotations: str) -> tuple[list[ContentItem], CocoLabels]:

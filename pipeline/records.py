@@ -2,7 +2,8 @@
 
 Pure functions of the manifest entries (what the launcher planned for a content and a
 style) and the view's pixels, so the record bytes depend on nothing but the plan and
-the model: the same inputs and seed give byte-identical shards on any runner.
+the model: the same inputs and seed give byte-identical shards on any runner. A shard's
+index rows (tfrecords_schema.index) are read back from the very bytes written.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from pipeline import image_io
 import tfrecords_schema as schema
+from tfrecords_schema import index as record_index
 
 
 def dead_letter(stage: str, uri: str, reason: str, message: str, **extra) -> dict:
@@ -38,29 +40,56 @@ def encode_view(content: Mapping, view_index: int, pixels: np.ndarray,
       "image": image_io.encode_image(pixels, fmt.image_format, fmt.jpeg_quality),
       "image_format": fmt.image_format, "height": int(pixels.shape[0]),
       "width": int(pixels.shape[1]), "content_id": content["content_id"],
-      "content_uri": content["uri"],
+      "content_path": content["rel_path"], "content_uri": content["uri"],
+      "content_source_url": content.get("source_url", ""),
+      "content_origin_url": content.get("origin_url", ""),
+      "content_license_id": content.get("license_id", -1),
+      "content_license": content.get("license", ""),
+      "content_license_url": content.get("license_url", ""),
       "content_label_ids": content.get("label_ids", []),
       "content_label_names": content.get("label_names", []),
       "content_primary_label_id": content.get("primary_label_id", -1),
       "content_primary_label": content.get("primary_label", ""),
       "content_supercategory": content.get("supercategory", ""),
-      "is_original": style is None, "view_index": view_index,
+      "is_original": int(style is None), "view_index": view_index,
       "split": content["split"],
   }
   if style is None:
     record.update(stylizer="none")
   else:
-    record.update(style_id=style["style_id"], style_uri=style["uri"],
+    record.update(style_id=style["style_id"], style_path=style["rel_path"],
+                  style_uri=style["uri"], style_source_url=style.get("source_url", ""),
                   style_name=style.get("name", ""), style_artist=style.get("artist", ""),
                   style_genre=style.get("genre", ""), style_title=style.get("title", ""),
+                  style_credit=style.get("credit", ""),
+                  style_license=style.get("license", ""),
+                  style_license_url=style.get("license_url", ""),
                   stylizer=fmt.stylizer_name, stylizer_version=fmt.stylizer_version,
                   style_strength=float(strength))
   return schema.encode_example(record)
 
 
+class ShardIndex:
+  """The index rows of one shard, from the records as written, in order."""
+
+  def __init__(self, shard_filename: str):
+    self.shard, self._lines, self._offset = shard_filename, [], 0
+
+  def add(self, data: bytes) -> None:
+    row = record_index.index_row(schema.decode_example(data), self.shard,
+                                 len(self._lines), self._offset)
+    self._lines.append(record_index.row_line(row))
+    self._offset += len(data) + record_index.FRAMING_BYTES
+
+  def text(self) -> str:
+    """The shard's index fragment: one JSON line per record."""
+    return "".join(line + "\n" for line in self._lines)
+
+
 class ShardStats:
   """Counts over the records of one shard, for dataset_info.json, the card and the
-  launcher's written-or-dead-lettered check. Labels count once per content."""
+  launcher's written-or-dead-lettered check. Labels and licences count once per
+  content."""
 
   def __init__(self, split: str, shard: int):
     self.split, self.shard = split, shard
@@ -68,6 +97,7 @@ class ShardStats:
     self._styles: collections.Counter = collections.Counter()
     self._style_names: collections.Counter = collections.Counter()
     self._labels: dict[int, str] = {}
+    self._licenses: dict[int, tuple] = {}
     self._views: collections.Counter = collections.Counter()
 
   def add(self, content: Mapping, style: Optional[Mapping], framed_bytes: int) -> None:
@@ -76,6 +106,9 @@ class ShardStats:
     self.bytes += framed_bytes
     self._views[str(cid)] += 1
     self._labels.setdefault(cid, content.get("primary_label") or "(unlabelled)")
+    self._licenses.setdefault(cid, (content.get("license_id", -1),
+                                    content.get("license", ""),
+                                    content.get("license_url", "")))
     if style is not None:
       self._styles[str(style["style_id"])] += 1
       self._style_names[style.get("name") or "(unnamed)"] += 1
@@ -85,4 +118,7 @@ class ShardStats:
             "bytes": self.bytes, "contents": len(self._labels),
             "labels": dict(collections.Counter(self._labels.values())),
             "style_ids": dict(self._styles), "style_names": dict(self._style_names),
-            "views_per_content": dict(self._views)}
+            "views_per_content": dict(self._views),
+            "content_licenses": [
+                {"id": i, "name": name, "url": url, "contents": n} for (i, name, url), n
+                in sorted(collections.Counter(self._licenses.values()).items())]}

@@ -7,12 +7,17 @@ missing input fails before any work starts.
 Every regular file found is an input (except hidden dotfiles): a text file or a corrupt
 image in the folder is not skipped here but dead-lettered later with its reason, so the
 job accounts for every file.
+
+A local location is made absolute first, so an item's `uri` names the file whatever
+the working directory, and its `rel_path` is relative to the source root
+(`source_root`) that the dataset's metadata names.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import posixpath
 import re
 
@@ -25,7 +30,8 @@ class SourceError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class ContentItem:
-  """One content photo and what is known about it (labels empty when unknown)."""
+  """One content photo and what is known about it (labels, licence, public URLs empty
+  or -1 when unknown; the record fields of the same names say what each holds)."""
   content_id: int
   uri: str
   rel_path: str
@@ -34,6 +40,11 @@ class ContentItem:
   primary_label_id: int = -1
   primary_label: str = ""
   supercategory: str = ""
+  source_url: str = ""   # a public copy of the same photo (COCO coco_url)
+  origin_url: str = ""   # where the photo comes from (COCO flickr_url)
+  license_id: int = -1
+  license: str = ""
+  license_url: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,11 +57,20 @@ class StyleItem:
   artist: str = ""
   genre: str = ""
   title: str = ""
+  source_url: str = ""
+  credit: str = ""
+  license: str = ""
+  license_url: str = ""
 
 
 def stable_id(key: str) -> int:
   """First 63 bits of sha256(key): a non-negative int64, identical on every machine."""
   return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") >> 1
+
+
+def absolute(location: str) -> str:
+  """A local path made absolute (URIs such as gs://... are returned as they are)."""
+  return location if "://" in location else os.path.abspath(location)
 
 
 def _pattern_and_root(location: str) -> tuple[str, str]:
@@ -59,7 +79,7 @@ def _pattern_and_root(location: str) -> tuple[str, str]:
   The root (ids are computed relative to it) is the longest wildcard-free folder prefix,
   so ids survive moving the data, e.g. from a local disk to gs://.
   """
-  loc = location.rstrip("/")
+  loc = absolute(location).rstrip("/")
   if _WILDCARD.search(loc):
     head = _WILDCARD.split(loc, 1)[0]
     return loc, head.rsplit("/", 1)[0] if "/" in head else ""
@@ -68,13 +88,16 @@ def _pattern_and_root(location: str) -> tuple[str, str]:
   return loc + "/**", loc
 
 
+def source_root(location: str) -> str:
+  """The folder that items' `rel_path`s are relative to, as an absolute path or URI."""
+  return _pattern_and_root(location)[1]
+
+
 def _is_dir(path: str) -> bool:
-  import os
   return "://" not in path and os.path.isdir(path)
 
 
 def _is_file(path: str) -> bool:
-  import os
   if "://" not in path:
     return os.path.isfile(path)
   from apache_beam.io.filesystems import FileSystems

@@ -1,7 +1,8 @@
 """WikiArt-style style sources: the `<Style>/<artist>_<title>.jpg` layout or a CSV manifest.
 
-Both give StyleItems with metadata (style/movement, artist, genre, title), then the
-same filters: by style, by artist, at most N per artist, at most N overall. Subsampling
+Both give StyleItems with metadata (style/movement, artist, genre, title; from a
+manifest also credit line, licence, licence URL and public URL when it has such
+columns, so every record can say whom to credit), then the same filters: by style, by artist, at most N per artist, at most N overall. Subsampling
 is deterministic from a seed (a seeded hash order, not the listing order), so adding
 files to a folder does not reshuffle which of the old ones are chosen.
 
@@ -18,8 +19,14 @@ import posixpath
 from typing import Iterable, Sequence
 
 from pipeline.sources import SourceError, StyleItem, list_files, stable_id
+from pipeline.sources import absolute as sources_absolute
 
 PATH_COLUMNS = ("path", "file", "filename", "image", "uri")
+#: Columns looked for, in order, when ManifestColumns leaves one empty.
+CREDIT_COLUMNS = ("credit", "credit_line", "attribution")
+LICENSE_COLUMNS = ("license", "licence", "license_name", "licence_name")
+LICENSE_URL_COLUMNS = ("license_url", "licence_url")
+URL_COLUMNS = ("url", "image_url", "public_url", "source_url")
 
 
 def _words(text: str) -> str:
@@ -53,12 +60,16 @@ def wikiart_folder_styles(location: str) -> list[StyleItem]:
 
 @dataclasses.dataclass(frozen=True)
 class ManifestColumns:
-  """Which CSV column holds which field ('' = not present)."""
+  """Which CSV column holds which field ('' = not present, or auto-detected)."""
   path: str = ""       # auto-detected from PATH_COLUMNS when empty
   style: str = "style"
   artist: str = "artist"
   genre: str = "genre"
   title: str = "title"
+  credit: str = ""       # auto-detected from CREDIT_COLUMNS when empty
+  license: str = ""      # ... from LICENSE_COLUMNS
+  license_url: str = ""  # ... from LICENSE_URL_COLUMNS
+  url: str = ""          # ... from URL_COLUMNS: a public URL of the image
 
 
 def manifest_styles(manifest: str, columns: ManifestColumns = ManifestColumns(),
@@ -77,7 +88,14 @@ def manifest_styles(manifest: str, columns: ManifestColumns = ManifestColumns(),
   if path_col not in header:
     raise SourceError(f"style manifest {manifest!r} has no path column (looked for "
                       f"{columns.path or ', '.join(PATH_COLUMNS)}; found {header})")
-  base = root if root is not None else posixpath.dirname(manifest)
+  base = root if root is not None else manifest_root(manifest)
+
+  def pick(given: str, candidates: Sequence[str]) -> str:
+    return given or next((c for c in candidates if c in header), "")
+
+  credit, lic = pick(columns.credit, CREDIT_COLUMNS), pick(columns.license, LICENSE_COLUMNS)
+  lic_url, url = (pick(columns.license_url, LICENSE_URL_COLUMNS),
+                  pick(columns.url, URL_COLUMNS))
 
   def get(row: dict, column: str) -> str:
     return (row.get(column) or "").strip() if column else ""
@@ -92,12 +110,19 @@ def manifest_styles(manifest: str, columns: ManifestColumns = ManifestColumns(),
     seen.add(rel)
     uri = rel if ("://" in rel or rel.startswith("/")) else (
         FileSystems.join(base, rel) if base else rel)
-    items.append(StyleItem(stable_id(rel), uri, rel, name=get(row, columns.style),
-                           artist=get(row, columns.artist),
-                           genre=get(row, columns.genre), title=get(row, columns.title)))
+    items.append(StyleItem(
+        stable_id(rel), uri, rel, name=get(row, columns.style),
+        artist=get(row, columns.artist), genre=get(row, columns.genre),
+        title=get(row, columns.title), source_url=get(row, url),
+        credit=get(row, credit), license=get(row, lic), license_url=get(row, lic_url)))
   if not items:
     raise SourceError(f"style manifest {manifest!r} lists no files")
   return items
+
+
+def manifest_root(manifest: str) -> str:
+  """The folder a manifest's relative paths (and so style ids) are relative to."""
+  return posixpath.dirname(sources_absolute(manifest))
 
 
 def _order(seed: int, item: StyleItem) -> bytes:

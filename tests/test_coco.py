@@ -30,6 +30,25 @@ def test_primary_label_is_the_largest_total_area_and_empty_images_are_kept():
   assert empty.primary_label == "" and empty.content_id == 3
 
 
+def test_each_image_keeps_its_licence_and_public_urls():
+  labels = coco.labels_from_annotations(
+      images=[{"id": 1, "file_name": "a.jpg", "license": 3, "coco_url": "http://c/a",
+               "flickr_url": "http://f/a"},
+              {"id": 2, "file_name": "b.jpg", "license": 99},  # not in `licenses`
+              {"id": 3, "file_name": "c.jpg"}],
+      annotations=[], categories=[],
+      licenses=[{"id": 3, "name": "Attribution-NonCommercial-NoDerivs License",
+                 "url": "http://creativecommons.org/licenses/by-nc-nd/2.0/"}])
+  one = labels.content_item(1, "/abs/a.jpg", "a.jpg")
+  assert (one.license_id, one.license, one.license_url) == (
+      3, "Attribution-NonCommercial-NoDerivs License",
+      "http://creativecommons.org/licenses/by-nc-nd/2.0/")
+  assert (one.source_url, one.origin_url) == ("http://c/a", "http://f/a")
+  for image_id in (2, 3):  # an undefined or absent licence is unknown, not guessed
+    item = labels.content_item(image_id, "u", "x.jpg")
+    assert (item.license_id, item.license, item.license_url) == (-1, "", "")
+
+
 def test_unknown_category_is_an_error():
   with pytest.raises(coco.SourceError, match="unknown category_id 99"):
     coco.labels_from_annotations([{"id": 1, "file_name": "a.jpg"}],
@@ -60,3 +79,12 @@ def test_shared_subset_labels_match_the_annotation_file(coco_images_dir):
         got = set(by_id[int(row["image_id"])].label_names)
         assert got == set(filter(None, row["all_labels"].split(";")))
   assert len(labels.vocabulary()) == 80
+  # Licences and URLs per image, as the annotation file gives them.
+  licences = {x["id"]: x for x in raw["licenses"]}
+  for im in raw["images"]:
+    item = by_id[im["id"]]
+    assert item.license_id == im["license"]
+    assert item.license == licences[im["license"]]["name"]
+    assert item.license_url == licences[im["license"]]["url"]
+    assert (item.source_url, item.origin_url) == (im["coco_url"], im["flickr_url"])
+    assert item.uri == str(coco_images_dir / "train2017" / im["file_name"])

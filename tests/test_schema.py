@@ -1,5 +1,6 @@
 """The record contract: encode/parse round trips, refusals, TFDS view, docs in sync."""
 
+import json
 import pathlib
 
 import numpy as np
@@ -7,14 +8,16 @@ import pytest
 import tensorflow as tf
 
 import tfrecords_schema as schema
-from tfrecords_schema.fields import fields_markdown
+from tfrecords_schema import self_description
+from tfrecords_schema.fields import feature_spec_source, fields_markdown
 
 README = pathlib.Path(schema.__file__).with_name("README.md")
 
 
 def _record(**kw):
   r = {"image": b"\xff\xd8fake", "image_format": "jpeg", "height": 4, "width": 5,
-       "content_id": 2**62 + 3, "content_uri": "gs://b/é.jpg", "is_original": False,
+       "content_id": 2**62 + 3, "content_path": "é.jpg", "content_uri": "gs://b/é.jpg",
+       "content_license_id": 3, "is_original": 0,
        "style_id": 42, "style_uri": "s.png", "style_name": "Impressionism",
        "content_label_ids": [1, 18], "content_label_names": ["person", "dog"],
        "stylizer": "tflite", "style_strength": 0.75, "view_index": 2, "split": "val"}
@@ -36,8 +39,12 @@ def test_tf_parser_agrees_with_python_decoder():
   assert parsed["content_id"].numpy() == 2**62 + 3
   assert parsed["content_uri"].numpy().decode() == "gs://b/é.jpg"
   assert list(parsed["content_label_names"].numpy()) == [b"person", b"dog"]
-  assert parsed["is_original"].dtype == tf.bool and not parsed["is_original"].numpy()
+  assert parsed["is_original"].dtype == tf.int64 and parsed["is_original"].numpy() == 0
   assert np.isclose(parsed["style_strength"].numpy(), 0.75)
+  # Each field parses to the one dtype the table declares, and absent ones to defaults.
+  for f in schema.FIELDS:
+    assert parsed[f.name].dtype.name == f.type.tf_dtype[len("tf."):], f.name
+  assert parsed["style_license"].numpy() == b"" and parsed["content_license_id"] == 3
 
 
 def test_tf_free_example_classes_match_tensorflows_wire_format():
@@ -74,6 +81,7 @@ def test_encoding_is_deterministic():
     ({"content_label_names": "person"}, "list of strings"),
     ({"content_label_ids": [1]}, "differ in length"),
     ({"is_original": 2}, "expected a bool"),
+    ({"content_license_id": "3"}, "expected an integer"),
 ])
 def test_encoder_refuses_bad_records(bad, match):
   with pytest.raises(schema.SchemaError, match=match):
@@ -96,12 +104,14 @@ def _other_version(data: bytes) -> bytes:
 
 def test_both_parsers_refuse_another_schema_version():
   data = _other_version(schema.encode_example(_record()))
-  with pytest.raises(schema.SchemaError, match="schema_version 2"):
+  other = schema.SCHEMA_VERSION + 1
+  with pytest.raises(schema.SchemaError, match=f"schema_version {other}, this reader "
+                     f"understands {schema.SCHEMA_VERSION}"):
     schema.decode_example(data)
   ds = tf.data.Dataset.from_tensor_slices([data]).map(schema.parse_example)
   with pytest.raises(tf.errors.InvalidArgumentError, match="schema_version"):
     list(ds)
-  assert schema.decode_example(data, check_version=False)["schema_version"] == 2
+  assert schema.decode_example(data, check_version=False)["schema_version"] == other
 
 
 def test_garbage_is_not_a_record():
@@ -109,15 +119,52 @@ def test_garbage_is_not_a_record():
     schema.decode_example(b"\x00\x01garbage\xff")
 
 
-def test_tfds_features_cover_every_field():
-  features = schema.tfds_metadata_json(name="x", description="d", image_format="png",
-                                       splits={"train": ([1], 10)})
-  import json
-  feats = json.loads(features[schema.FEATURES_FILENAME])["content"]["features"]
+@pytest.mark.parametrize("fmt", ["png", "jpeg"])
+def test_tfds_features_declare_each_field_with_its_one_type(fmt, tmp_path):
+  files = schema.tfds_metadata_json(name="x", description="d", image_format=fmt,
+                                    splits={"train": ([1], 10)}, citation="@misc{x}",
+                                    redistribution="CC0 photos")
+  feats = json.loads(files[schema.FEATURES_FILENAME])["content"]["features"]
   assert set(feats) == {f.name for f in schema.FIELDS}
-  assert feats["image"]["image"]["encodingFormat"] == "png"
+  assert feats["image"]["image"]["encodingFormat"] == fmt
+  assert feats["image"]["description"].startswith(fmt.upper())
+  assert feats["is_original"]["tensor"]["dtype"] == "int64"  # as on the wire, not bool
+  assert feats["style_strength"]["tensor"]["dtype"] == "float32"
+  (tmp_path / schema.FEATURES_FILENAME).write_text(files[schema.FEATURES_FILENAME])
+  problems = []
+  self_description.check_features(str(tmp_path), lambda *p: problems.append(p), fmt)
+  assert problems == []
+  self_description.check_features(str(tmp_path), lambda *p: problems.append(p),
+                                  "png" if fmt == "jpeg" else "jpeg")
+  assert [p[1] for p in problems] == ["types"]  # the format as written, not assumed
+  info = json.loads(files[schema.DATASET_INFO_FILENAME])
+  assert info["citation"] == "@misc{x}"
+  assert info["redistributionInfo"]["license"] == "CC0 photos"
+
+
+def test_literal_feature_spec_is_what_the_parsers_use_with_its_defaults():
+  """SCHEMA.md prints feature_spec_source(); feature_spec() evaluates that same text,
+  and a record lacking the optional features parses to the stated defaults."""
+  namespace = {"tf": tf}
+  exec(feature_spec_source(), namespace)
+  spec = namespace["FEATURE_SPEC"]
+  assert list(spec) == [f.name for f in schema.FIELDS]
+  assert spec == schema.feature_spec()
+  ex = tf.train.Example.FromString(schema.encode_example(_record()))
+  optional = [f for f in schema.FIELDS if not f.required]
+  for f in optional:
+    del ex.features.feature[f.name]
+  parsed = tf.io.parse_single_example(ex.SerializeToString(), spec)
+  decoded = schema.decode_example(ex.SerializeToString())
+  for f in optional:
+    want = list(f.default) if f.type.is_list else f.default
+    got = parsed[f.name].numpy()
+    got = got.tolist() if f.type.is_list else got.decode() if f.kind == "str" else got
+    assert got == want == decoded[f.name], f.name
 
 
 def test_readme_field_table_matches_the_code():
-  assert fields_markdown() in README.read_text(encoding="utf-8"), (
+  text = README.read_text(encoding="utf-8")
+  assert fields_markdown() in text, (
       "tfrecords_schema/README.md is out of date: paste fields_markdown() into it")
+  assert f"schema version {schema.SCHEMA_VERSION}" in text

@@ -1,5 +1,7 @@
 """Sources: every non-hidden file, ids stable and relative to the root."""
 
+import os
+
 import pytest
 
 from pipeline import sources
@@ -54,3 +56,16 @@ def test_labels_from_class_folders(tmp_path):
   assert sources.label_vocabulary(items.values()) == [
       {"id": 0, "name": "cat", "supercategory": ""},
       {"id": 1, "name": "dog", "supercategory": ""}]
+
+
+def test_uris_are_absolute_and_the_root_is_named(tree, monkeypatch):
+  """A relative location gives absolute URIs, and rel_path is relative to
+  source_root(), so a record's path resolves whatever the reader's directory."""
+  monkeypatch.chdir(tree.parent)
+  items = sources.folder_contents("root")
+  root = sources.source_root("root")
+  assert root == str(tree) and os.path.isabs(root)
+  for c in items:
+    assert os.path.isabs(c.uri) and c.uri == f"{root}/{c.rel_path}"
+  assert sources.source_root("root/sub/**/*.jpg") == str(tree / "sub")
+  assert sources.source_root("gs://b/photos/") == "gs://b/photos"

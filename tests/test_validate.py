@@ -6,7 +6,6 @@ job, so these tests stay fast and check the contract rather than one writer.
 
 from __future__ import annotations
 
-import io
 import json
 import pathlib
 import struct
@@ -15,72 +14,14 @@ import sys
 
 import pytest
 import tensorflow as tf
-from PIL import Image
 from tensorflow.core.example import example_pb2
 
 import tfrecords_schema as schema
+from tests.dataset_fixture import HEIGHT, NAME, WIDTH, build_dataset
+from tests.dataset_fixture import records as _records
 from tfrecords_schema import validate as V
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-NAME = "stylized"
-HEIGHT, WIDTH = 8, 12
-
-
-def _jpeg(seed: int) -> bytes:
-  buf = io.BytesIO()
-  Image.new("RGB", (WIDTH, HEIGHT), (seed * 40 % 256, 90, 200)).save(buf, "JPEG")
-  return buf.getvalue()
-
-
-def _records(split: str, cid: int, k: int) -> list[dict]:
-  """The original and K stylized views of one content, in view order."""
-  base = {"image": _jpeg(cid), "image_format": "jpeg", "height": HEIGHT,
-          "width": WIDTH, "content_id": cid, "content_uri": f"photos/{cid}.jpg",
-          "split": split}
-  out = [dict(base, is_original=True, view_index=0, stylizer="none")]
-  for j in range(k):
-    sid = 1000 + (cid + j) % 5
-    out.append(dict(base, is_original=False, view_index=j + 1, style_id=sid,
-                    style_uri=f"styles/{sid}.png", stylizer="classical",
-                    stylizer_version="classical-v1", style_strength=1.0))
-  return out
-
-
-def build_dataset(root: pathlib.Path, *, k: int = 2, hook=None,
-                  contents: dict[str, list[list[int]]] | None = None) -> pathlib.Path:
-  """A small valid dataset folder: 2 splits x 2 shards x 3 contents x (original + K).
-
-  contents: split -> per shard, its content ids. hook(split, shard, i, record) may
-  return a changed record (dict) or raw bytes to write instead, to plant a defect.
-  """
-  contents = contents or {"train": [[1, 2, 3], [4, 5, 6]],
-                          "val": [[101, 102, 103], [104, 105, 106]]}
-  root.mkdir(parents=True, exist_ok=True)
-  splits = {}
-  for split, per_shard in contents.items():
-    lengths, sizes = [], []
-    for shard, cids in enumerate(per_shard):
-      path = root / schema.shard_filename(NAME, split, shard, len(per_shard))
-      recs = [r for cid in cids for r in _records(split, cid, k)]
-      with tf.io.TFRecordWriter(str(path)) as w:
-        for i, rec in enumerate(recs):
-          rec = hook(split, shard, i, rec) if hook else rec
-          w.write(rec if isinstance(rec, bytes) else schema.encode_example(rec))
-      lengths.append(len(recs))
-      sizes.append(path.stat().st_size)
-    splits[split] = {"records": sum(lengths), "contents": sum(map(len, per_shard)),
-                     "shards": len(per_shard), "bytes": sum(sizes),
-                     "shard_lengths": lengths}
-  files = schema.tfds_metadata_json(
-      name=NAME, description="validator fixture", image_format="jpeg",
-      splits={s: (v["shard_lengths"], v["bytes"]) for s, v in splits.items()})
-  for filename, text in files.items():
-    (root / filename).write_text(text)
-  (root / schema.METADATA_FILENAME).write_text(json.dumps({
-      "schema_version": schema.SCHEMA_VERSION, "dataset_name": NAME,
-      "dead_letters": 0, "splits": splits}, indent=2))
-  (root / schema.DEAD_LETTER_FILENAME).write_text("")
-  return root
 
 
 def _shard(root: pathlib.Path, split="train", shard=1, n=2) -> pathlib.Path:
@@ -227,7 +168,7 @@ def test_height_width_and_format_are_checked_against_the_image(tmp_path):
     ({"style_id": 1002}, "twice"),                 # content 2's first view has 1002
     ({"view_index": 1}, "must ascend"),            # views 0, 1, 1
     ({"split": "val"}, "split field"),             # record in the wrong split's shard
-    ({"is_original": True}, "original view"),      # original with a style
+    ({"is_original": 1}, "original view"),         # original with a style
 ])
 def test_layout_defects(tmp_path, defect, expect):
   def hook(split, shard, i, rec):
@@ -299,3 +240,78 @@ def test_reads_through_tf_gfile_not_just_local_paths(good):
   tf.io.gfile.remove(gone)
   report = V.validate(root + "/")
   assert _kinds(report) == {"missing_shard"} and report.problems[0].file == gone
+
+
+# The folder's description of itself.
+
+def _rewrite_index(root: pathlib.Path, change) -> None:
+  from tfrecords_schema import index
+  rows = index.read_index(str(root / schema.INDEX_FILENAME))
+  with open(root / schema.INDEX_FILENAME, "wb") as f:
+    index.write_index([change(rows)], f)
+
+
+def _edit_json(path: pathlib.Path, change) -> None:
+  doc = json.loads(path.read_text())
+  change(doc)
+  path.write_text(json.dumps(doc))
+
+
+def test_missing_schema_md_and_undocumented_metadata_keys(good):
+  (good / schema.SCHEMA_FILENAME).unlink()
+  _edit_json(good / schema.METADATA_FILENAME, lambda m: m.update(secret_sauce=1))
+  report = V.validate(str(good))
+  assert _kinds(report) == {"self_description"}
+  assert _kinds(report, good / schema.SCHEMA_FILENAME) == {"self_description"}
+  assert any("secret_sauce" in p.message for p in report.problems)
+
+
+def test_a_schema_md_with_another_feature_spec_is_found(good):
+  path = good / schema.SCHEMA_FILENAME
+  path.write_text(path.read_text().replace(
+      '"view_index": tf.io.FixedLenFeature([], tf.int64)',
+      '"view_index": tf.io.FixedLenFeature([], tf.float32)'))
+  report = V.validate(str(good))
+  assert any("feature spec" in p.message for p in report.problems), report.summary()
+
+
+@pytest.mark.parametrize("change, expect", [
+    (lambda rows: [dict(r, content_primary_label="cat") if i == 4 else r
+                   for i, r in enumerate(rows)], "differs from it"),
+    (lambda rows: rows[:-1], "has no row"),
+    (lambda rows: rows + [dict(rows[-1], position=99)], "name no record"),
+])
+def test_index_rows_must_equal_the_records(good, change, expect):
+  _rewrite_index(good, change)
+  report = V.validate(str(good))
+  kinds = _kinds(report)
+  assert "index" in kinds and kinds <= {"index", "self_description"}, report.summary()
+  assert any(expect in p.message for p in report.problems)
+  # croissant.json's checksum of the index no longer matches either.
+  assert any("sha256" in p.message for p in report.problems)
+
+
+def test_descriptions_must_give_each_field_its_one_type(good):
+  def bool_flag(doc):
+    doc["content"]["features"]["is_original"]["tensor"]["dtype"] = "bool"
+  _edit_json(good / schema.FEATURES_FILENAME, bool_flag)
+
+  def text_id(doc):
+    for f in doc["recordSet"][0]["field"]:
+      if f["name"] == "content_id":
+        f["dataType"] = "sc:Text"
+  _edit_json(good / schema.CROISSANT_FILENAME, text_id)
+  report = V.validate(str(good))
+  assert _kinds(report) == {"types"}, report.summary()
+  assert {p.file for p in report.problems} == {
+      str(good / schema.FEATURES_FILENAME), str(good / schema.CROISSANT_FILENAME)}
+
+
+def test_croissant_is_checked_by_mlcroissant_when_installed(good, monkeypatch):
+  def dangling(doc):
+    doc["recordSet"][0]["field"][3]["source"]["fileObject"]["@id"] = "nowhere.parquet"
+  _edit_json(good / schema.CROISSANT_FILENAME, dangling)
+  report = V.validate(str(good))
+  assert _kinds(report) == {"croissant"}, report.summary()
+  monkeypatch.setitem(sys.modules, "mlcroissant", None)  # not installed
+  assert V.validate(str(good)).ok  # our structural checks pass; theirs are skipped

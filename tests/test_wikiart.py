@@ -101,3 +101,18 @@ def test_shared_paintings_manifest(paintings_dir):
   by_period = wikiart.manifest_styles(str(manifest), wikiart.ManifestColumns(
       style="label"))
   assert len({s.name for s in by_period}) == 8
+
+
+def test_manifest_credit_and_licence_columns_are_kept(tmp_path):
+  (tmp_path / "manifest.csv").write_text(
+      "path,artist,licence,licence_url,credit_line,image_url\n"
+      "a.jpg,Monet,CC0 1.0,https://creativecommons.org/publicdomain/zero/1.0/,"
+      "\"Claude Monet, Water Lilies, 1906. Art Institute of Chicago\",https://x/a.jpg\n"
+      "b.jpg,Hals,,,,\n")
+  a, b = sorted(wikiart.manifest_styles(str(tmp_path / "manifest.csv")),
+                key=lambda s: s.rel_path)
+  assert (a.license, a.license_url, a.credit, a.source_url) == (
+      "CC0 1.0", "https://creativecommons.org/publicdomain/zero/1.0/",
+      "Claude Monet, Water Lilies, 1906. Art Institute of Chicago", "https://x/a.jpg")
+  assert (b.license, b.credit, b.source_url) == ("", "", "")
+  assert wikiart.manifest_root(str(tmp_path / "manifest.csv")) == str(tmp_path)

@@ -2,7 +2,8 @@
 
 `encode_example` (python dict -> serialized tf.train.Example) is what the dataset job
 uses; `parse_example` (serialized tensor -> dict of tensors) is what tf.data readers use;
-`decode_example` (bytes -> python dict) is for tools and tests.
+`decode_example` (bytes -> python dict) is for tools and tests. All three give each
+field the one type FIELDS declares (`is_original` is int64 0/1, never a bool).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from tfrecords_schema.fields import (BOOL, BYTES, FEATURE_LIST, FIELDS, FIELDS_BY_NAME,
-                                     FLOAT, INT, INT_LIST, SCHEMA_VERSION, STR, STR_LIST)
+                                     FLOAT, INT, INT_LIST, SCHEMA_VERSION, STR, STR_LIST,
+                                     feature_spec_source)
 
 
 class SchemaError(ValueError):
@@ -41,7 +43,7 @@ def encode_example(record: Mapping[str, Any]) -> bytes:
   """Validates `record` against FIELDS and serializes it; sets `schema_version`."""
   unknown = set(record) - set(FIELDS_BY_NAME)
   if unknown:
-    raise SchemaError(f"unknown fields {sorted(unknown)}; see tfrecords_schema/README.md")
+    raise SchemaError(f"unknown fields {sorted(unknown)}; see SCHEMA.md")
   if "schema_version" in record and record["schema_version"] != SCHEMA_VERSION:
     raise SchemaError(f"schema_version {record['schema_version']} != {SCHEMA_VERSION}")
   pb = _example_pb2()
@@ -79,7 +81,8 @@ def encode_example(record: Mapping[str, Any]) -> bytes:
 
 
 def decode_example(serialized: bytes, *, check_version: bool = True) -> dict[str, Any]:
-  """Serialized record -> python dict (str for STR, list for lists, bool for BOOL)."""
+  """Serialized record -> python dict (str for strings, list for lists, int 0/1 for
+  `is_original`)."""
   pb = _example_pb2()
   try:
     ex = pb.Example.FromString(serialized)
@@ -100,8 +103,8 @@ def decode_example(serialized: bytes, *, check_version: bool = True) -> dict[str
     if len(values) != 1:
       raise SchemaError(f"field {f.name!r}: expected 1 value, found {len(values)}")
     v = values[0]
-    out[f.name] = (v.decode("utf-8") if f.kind == STR else bool(v) if f.kind == BOOL
-                   else float(v) if f.kind == FLOAT else v)
+    out[f.name] = (v if f.kind == BYTES else v.decode("utf-8") if f.kind == STR
+                   else float(v) if f.kind == FLOAT else int(v))
   if check_version and out["schema_version"] != SCHEMA_VERSION:
     raise SchemaError(f"record has schema_version {out['schema_version']}, this reader "
                       f"understands {SCHEMA_VERSION}")
@@ -109,40 +112,22 @@ def decode_example(serialized: bytes, *, check_version: bool = True) -> dict[str
 
 
 def feature_spec() -> dict:
-  """`tf.io.parse_example` spec for every field (lists as VarLenFeature)."""
+  """The `tf.io.parse_example` spec: the literal spec SCHEMA.md prints, evaluated."""
   import tensorflow as tf
-  dtypes = {BYTES: tf.string, STR: tf.string, INT: tf.int64, BOOL: tf.int64,
-            FLOAT: tf.float32, INT_LIST: tf.int64, STR_LIST: tf.string}
-  spec = {}
-  for f in FIELDS:
-    if f.kind in (INT_LIST, STR_LIST):
-      spec[f.name] = tf.io.VarLenFeature(dtypes[f.kind])
-    elif f.required:
-      spec[f.name] = tf.io.FixedLenFeature([], dtypes[f.kind])
-    else:
-      spec[f.name] = tf.io.FixedLenFeature([], dtypes[f.kind], default_value=f.default)
-  return spec
+  namespace = {"tf": tf}
+  exec(feature_spec_source(), namespace)  # the same text a reader copies  # noqa: S102
+  return namespace["FEATURE_SPEC"]
 
 
 def parse_example(serialized, *, check_version: bool = True):
   """Scalar string tensor -> dict of tensors, for `tf.data.Dataset.map`.
 
-  Lists come back dense (`content_label_names` padded with ""), `is_original` as bool.
-  With check_version a record of another schema version fails the pipeline with an
-  InvalidArgumentError naming both versions, instead of being misread.
+  Lists come back as 1-D tensors of their own length. With check_version a record of
+  another schema version fails the pipeline with an InvalidArgumentError naming both
+  versions, instead of being misread.
   """
   import tensorflow as tf
-  parsed = tf.io.parse_single_example(serialized, feature_spec())
-  out = {}
-  for f in FIELDS:
-    v = parsed[f.name]
-    if f.kind == INT_LIST:
-      v = tf.sparse.to_dense(v, default_value=-1)
-    elif f.kind == STR_LIST:
-      v = tf.sparse.to_dense(v, default_value="")
-    elif f.kind == BOOL:
-      v = tf.cast(v, tf.bool)
-    out[f.name] = v
+  out = tf.io.parse_single_example(serialized, feature_spec())
   if check_version:
     tf.debugging.assert_equal(
         out["schema_version"], tf.constant(SCHEMA_VERSION, tf.int64),

@@ -1,8 +1,9 @@
 """The field table: the single source of truth for the record contract.
 
-The encoder, the TF parser, the TFDS `features.json` and the table in README.md are all
-derived from `FIELDS`; a test checks the README table against it. Changing a field's
-name, kind or meaning is a breaking change: bump `SCHEMA_VERSION`.
+The encoder, the TF parser, the literal feature spec in every dataset's SCHEMA.md, the
+TFDS `features.json`, the Croissant fields, the record index's columns and the table in
+README.md are all derived from `FIELDS` and `TYPES`; tests check each against them.
+Changing a field's name, type or meaning is a breaking change: bump `SCHEMA_VERSION`.
 """
 
 from __future__ import annotations
@@ -11,14 +12,38 @@ import dataclasses
 from typing import Any
 
 #: Bumped on any incompatible change to FIELDS. Written into every record.
-SCHEMA_VERSION = 1
+#: 2: content/style paths relative to a named source root, absolute URIs, licence and
+#:    attribution fields; `is_original` declared int64 (0/1) everywhere.
+SCHEMA_VERSION = 2
 
-#: Field kinds and their tf.train.Feature list type.
+#: Field kinds.
 BYTES, STR, INT, FLOAT, BOOL, INT_LIST, STR_LIST = (
     "bytes", "str", "int", "float", "bool", "int_list", "str_list")
-FEATURE_LIST = {BYTES: "bytes_list", STR: "bytes_list", INT: "int64_list",
-                FLOAT: "float_list", BOOL: "int64_list", INT_LIST: "int64_list",
-                STR_LIST: "bytes_list"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Type:
+  """How one kind of field is stored and declared; the same type in every format."""
+  name: str          # the type as SCHEMA.md states it
+  feature_list: str  # tf.train.Feature list holding it
+  tf_dtype: str      # dtype of the tf.io spec, as Python source
+  croissant: str     # Croissant dataType
+  arrow: str         # Arrow type of its column in index.parquet
+  is_list: bool = False
+
+
+TYPES = {
+    BYTES: Type("bytes", "bytes_list", "tf.string", "sc:ImageObject", ""),
+    STR: Type("string", "bytes_list", "tf.string", "sc:Text", "string"),
+    INT: Type("int64", "int64_list", "tf.int64", "sc:Integer", "int64"),
+    BOOL: Type("int64 (0 or 1)", "int64_list", "tf.int64", "sc:Integer", "int64"),
+    FLOAT: Type("float32", "float_list", "tf.float32", "sc:Float", "float32"),
+    INT_LIST: Type("list of int64", "int64_list", "tf.int64", "sc:Integer",
+                   "list<int64>", True),
+    STR_LIST: Type("list of string", "bytes_list", "tf.string", "sc:Text",
+                   "list<string>", True),
+}
+FEATURE_LIST = {kind: t.feature_list for kind, t in TYPES.items()}
 
 _REQUIRED = object()
 
@@ -34,19 +59,51 @@ class Field:
   def required(self) -> bool:
     return self.default is _REQUIRED
 
+  @property
+  def type(self) -> Type:
+    return TYPES[self.kind]
+
+  @property
+  def in_index(self) -> bool:
+    """Every field but the image bytes is also a column of index.parquet."""
+    return self.kind != BYTES
+
+
+_URI = ("Full URI the {what} was read from (an absolute local path, `gs://...`, "
+        "`tfds://...`): the producer's copy. Others use `{path}` and the source's public "
+        "URLs.")
+_PATH = ("Path of the {what} relative to `sources.{source}.root` in "
+         "stylized_metadata.json, `/`-separated; the {id} hashes this string.")
 
 FIELDS: tuple[Field, ...] = (
     Field("schema_version", INT, "Version of this table the record was written with."),
     # The image.
-    Field("image", BYTES, "Encoded image bytes (JPEG or PNG, RGB, 8-bit)."),
+    Field("image", BYTES, "Encoded image bytes (RGB, 8-bit), in the format "
+          "`image_format` names."),
     Field("image_format", STR, "`jpeg` or `png`: the encoding of `image`."),
     Field("height", INT, "Image height in pixels."),
     Field("width", INT, "Image width in pixels."),
     # The content (the photo this image shows).
     Field("content_id", INT,
-          "Stable id of the source photo: the COCO image id, else the first 63 bits of "
-          "sha256 of its path relative to the source root. Same across runs."),
-    Field("content_uri", STR, "Where the source photo was read from."),
+          "Stable id of the source photo (rule: SCHEMA.md, section Ids). Same across "
+          "runs."),
+    Field("content_path", STR, _PATH.format(what="source photo", source="content",
+                                            id="non-COCO content_id")),
+    Field("content_uri", STR, _URI.format(what="source photo", path="content_path")),
+    Field("content_source_url", STR,
+          "Public URL of the same photo when the source names one (COCO: the image's "
+          "`coco_url`); empty when unknown.", ""),
+    Field("content_origin_url", STR,
+          "URL of the photo's origin, which its licence's attribution refers to (COCO: "
+          "`flickr_url`); empty when unknown.", ""),
+    Field("content_license_id", INT,
+          "Licence id the source gives the photo (COCO: `images[].license`, an id of "
+          "the annotation file's `licenses`); -1 when unknown.", -1),
+    Field("content_license", STR,
+          "Name of the photo's licence (COCO: `licenses[].name`); empty when unknown.",
+          ""),
+    Field("content_license_url", STR,
+          "URL of the photo's licence (COCO: `licenses[].url`); empty when unknown.", ""),
     Field("content_label_ids", INT_LIST,
           "Multi-label category ids of the photo (e.g. COCO category ids); empty when "
           "unknown.", ()),
@@ -64,16 +121,29 @@ FIELDS: tuple[Field, ...] = (
           "1 for the unstylized original view of the content (then all style fields "
           "are empty/-1 and `style_strength` is 0), else 0."),
     Field("style_id", INT,
-          "Stable id of the style image: the first 63 bits of sha256 of its path "
-          "relative to the style root (or of a manifest id); -1 for the original view.",
-          -1),
-    Field("style_uri", STR, "Where the style image was read from; empty for originals.",
-          ""),
+          "Stable id of the style image (rule: SCHEMA.md, section Ids); -1 for the "
+          "original view.", -1),
+    Field("style_path", STR, _PATH.format(what="style image", source="styles",
+                                          id="style_id") + " Empty for originals.", ""),
+    Field("style_uri", STR, _URI.format(what="style image", path="style_path") +
+          " Empty for originals.", ""),
+    Field("style_source_url", STR,
+          "Public URL of the style image when the style manifest gives one (column "
+          "`url`, `image_url`, `public_url` or `source_url`); else empty.", ""),
     Field("style_name", STR,
           "Art style / movement (e.g. `Impressionism`) when known, else empty.", ""),
     Field("style_artist", STR, "Artist of the style image when known, else empty.", ""),
     Field("style_genre", STR, "Genre of the style image when known, else empty.", ""),
     Field("style_title", STR, "Title of the style image when known, else empty.", ""),
+    Field("style_credit", STR,
+          "Credit line of the style image from the manifest (column `credit`, "
+          "`credit_line` or `attribution`); empty when not given.", ""),
+    Field("style_license", STR,
+          "Licence of the style image from the manifest (column `license` or "
+          "`licence`); empty when not given.", ""),
+    Field("style_license_url", STR,
+          "URL of the style image's licence from the manifest (column `license_url`); "
+          "empty when not given.", ""),
     Field("stylizer", STR,
           "Stylizer name (`tflite`, `hub`, `classical`); `none` for originals."),
     Field("stylizer_version", STR,
@@ -82,23 +152,62 @@ FIELDS: tuple[Field, ...] = (
           "Blend strength in [0, 1] the stylizer was run with; 0 for originals.", 0.0),
     Field("view_index", INT,
           "0 for the original view, 1..K for the K stylized views of a content. Records "
-          "of one content are stored next to each other in ascending `view_index`."),
+          "of one content are stored next to each other in ascending `view_index`; a "
+          "view that failed leaves a gap (SCHEMA.md, Failed views)."),
     Field("split", STR, "`train`, `val` or `test`; a content is in exactly one split."),
 )
 
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}
 
-_TF_TYPE = {BYTES: "bytes", STR: "bytes (UTF-8)", INT: "int64", FLOAT: "float",
-            BOOL: "int64 (0/1)", INT_LIST: "int64, 0..n values",
-            STR_LIST: "bytes (UTF-8), 0..n values"}
+
+def default_text(f: Field) -> str:
+  """The value a reader gets when the feature is absent, as SCHEMA.md states it."""
+  if f.required:
+    return "required"
+  if f.type.is_list:
+    return "`[]`"
+  return f"`{f.default!r}`" if f.kind != STR else f"`\"{f.default}\"`"
 
 
 def fields_markdown() -> str:
-  """The field table as it appears in tfrecords_schema/README.md (a test compares)."""
-  rows = ["| field | tf.train.Feature | when absent | meaning |", "|---|---|---|---|"]
+  """The field table of README.md and SCHEMA.md (a test compares)."""
+  rows = ["| field | type | shape | tf.train.Feature | when absent | meaning |",
+          "|---|---|---|---|---|---|"]
   for f in FIELDS:
-    absent = "required" if f.required else (
-        "empty list" if f.kind in (INT_LIST, STR_LIST) else f"`{f.default!r}`")
-    rows.append(f"| `{f.name}` | {FEATURE_LIST[f.kind]}: {_TF_TYPE[f.kind]} | {absent} "
-                f"| {f.doc} |")
+    shape = "[n]" if f.type.is_list else "[]"
+    rows.append(f"| `{f.name}` | {f.type.name} | {shape} | {f.type.feature_list} | "
+                f"{default_text(f)} | {f.doc} |")
   return "\n".join(rows) + "\n"
+
+
+def types_markdown() -> str:
+  """How each type is declared in each format: one type per field everywhere."""
+  kinds = [k for k in TYPES if any(f.kind == k for f in FIELDS)]
+  rows = ["| type | tf.io feature spec | features.json (TFDS) | Croissant dataType | "
+          "index.parquet (Arrow) |", "|---|---|---|---|---|"]
+  tfds = {BYTES: "Image", STR: "Text", INT: "Scalar int64", BOOL: "Scalar int64",
+          FLOAT: "Scalar float32", INT_LIST: "Sequence of int64",
+          STR_LIST: "Sequence of Text"}
+  for k in kinds:
+    t = TYPES[k]
+    spec = f"RaggedFeature({t.tf_dtype})" if t.is_list else f"FixedLenFeature([], {t.tf_dtype})"
+    rows.append(f"| {t.name} | `{spec}` | {tfds[k]} | `{t.croissant}`"
+                f"{' (repeated)' if t.is_list else ''} | "
+                f"{t.arrow or '-'} |")
+  return "\n".join(rows) + "\n"
+
+
+def feature_spec_source() -> str:
+  """The literal `tf.io` feature spec, as Python source a reader can copy."""
+  lines = ["FEATURE_SPEC = {"]
+  for f in FIELDS:
+    t = f.type
+    if t.is_list:
+      spec = f"tf.io.RaggedFeature({t.tf_dtype})"
+    elif f.required:
+      spec = f"tf.io.FixedLenFeature([], {t.tf_dtype})"
+    else:
+      spec = f"tf.io.FixedLenFeature([], {t.tf_dtype}, default_value={f.default!r})"
+    lines.append(f"    {f.name!r}: {spec},".replace("'", '"'))
+  lines.append("}")
+  return "\n".join(lines) + "\n"

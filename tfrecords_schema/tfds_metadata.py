@@ -29,39 +29,47 @@ def shard_filename(name: str, split: str, shard: int, num_shards: int) -> str:
 
 
 def features_dict(image_format: str = "jpeg"):
-  """The tfds.features.FeaturesDict equivalent of FIELDS."""
+  """The tfds.features.FeaturesDict equivalent of FIELDS, with each field's doc.
+
+  Each kind maps to the one type FIELDS declares (fields.TYPES): `is_original` is a
+  Scalar int64 like on the wire, and the image's encoding is the format written."""
   import numpy as np
   import tensorflow_datasets as tfds
   F = tfds.features
   kinds = {
-      STR: F.Text, INT: lambda: F.Scalar(np.int64), FLOAT: lambda: F.Scalar(np.float32),
-      BOOL: lambda: F.Scalar(np.bool_), INT_LIST: lambda: F.Sequence(np.int64),
-      STR_LIST: lambda: F.Sequence(F.Text()),
+      STR: lambda doc: F.Text(doc=doc),
+      INT: lambda doc: F.Scalar(np.int64, doc=doc),
+      BOOL: lambda doc: F.Scalar(np.int64, doc=doc),
+      FLOAT: lambda doc: F.Scalar(np.float32, doc=doc),
+      INT_LIST: lambda doc: F.Sequence(np.int64, doc=doc),
+      STR_LIST: lambda doc: F.Sequence(F.Text(), doc=doc),
+      BYTES: lambda doc: F.Image(shape=(None, None, 3), encoding_format=image_format,
+                                 doc=f"{image_format.upper()}-encoded image, RGB, 8-bit."),
   }
-  feats = {}
-  for f in FIELDS:
-    if f.kind == BYTES:  # the only bytes field is the image
-      feats[f.name] = F.Image(shape=(None, None, 3), encoding_format=image_format,
-                              doc=f.doc)
-    else:
-      feat = kinds[f.kind]()
-      feats[f.name] = feat
-  return F.FeaturesDict(feats)
+  return F.FeaturesDict({f.name: kinds[f.kind](f.doc) for f in FIELDS})
 
 
 def tfds_metadata_json(*, name: str, description: str, image_format: str,
-                       splits: Mapping[str, tuple[Sequence[int], int]]) -> dict[str, str]:
+                       splits: Mapping[str, tuple[Sequence[int], int]],
+                       citation: str = "", redistribution: str = "",
+                       homepage: str = "") -> dict[str, str]:
   """{filename: json text} for features.json and dataset_info.json.
 
-  splits maps split name -> (records per shard, total bytes of the split's shards).
+  splits maps split name -> (records per shard, total bytes of the split's shards);
+  citation (BibTeX) and redistribution (licence text) fill TFDS's fields of the same
+  names, so `builder.info` tells a reader how to cite and share the data.
   """
   from google.protobuf import json_format
   from tensorflow_datasets.core.proto import dataset_info_pb2 as pb
 
   info = pb.DatasetInfo(
       name=name, description=description, version=tfds_version(),
-      file_format="tfrecord", module_name="tfrecords_schema",
+      file_format="tfrecord", module_name="tfrecords_schema", citation=citation,
       release_notes={tfds_version(): f"Record schema version {SCHEMA_VERSION}."})
+  if homepage:
+    info.location.urls.append(homepage)
+  if redistribution:
+    info.redistribution_info.license = redistribution
   for split, (shard_lengths, num_bytes) in sorted(splits.items()):
     info.splits.add(name=split, shard_lengths=[int(n) for n in shard_lengths],
                     num_bytes=int(num_bytes), filepath_template=FILEPATH_TEMPLATE)

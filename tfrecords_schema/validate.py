@@ -3,12 +3,16 @@
 Readers hit a truncated or corrupt shard only mid-epoch, TFDS trusts the counts in
 dataset_info.json blindly, and positive pairs come from neighbouring records, so a
 broken layout silently yields wrong training data. This reads every record once, one
-file at a time, and names the file behind each problem.
+file at a time, and names the file behind each problem. The folder's description of
+itself (SCHEMA.md, features.json, croissant.json, the record index) is checked against
+the field table and the records too (tfrecords_schema/self_description.py); with
+`mlcroissant` installed, croissant.json also passes its validation.
 
   python -m tfrecords_schema.validate DIR [--no-decode-images] [--json]
 
 Exit status: 0 valid, 1 problems found, 2 usage error (no such folder, no
-dataset_info.json). DIR may be local or gs:// (tf.io.gfile); plain TensorFlow only.
+dataset_info.json). DIR may be local or gs:// (tf.io.gfile); needs TensorFlow and
+pyarrow (for index.parquet), and uses mlcroissant when installed.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ import sys
 from typing import Any, Callable
 
 from tfrecords_schema import DEAD_LETTER_FILENAME, METADATA_FILENAME
+from tfrecords_schema import self_description as describe
 from tfrecords_schema.codec import SchemaError, decode_example
-from tfrecords_schema.fields import FIELDS, SCHEMA_VERSION
-from tfrecords_schema.tfds_metadata import (DATASET_INFO_FILENAME, FEATURES_FILENAME,
-                                            FILEPATH_TEMPLATE, tfds_version)
+from tfrecords_schema.fields import SCHEMA_VERSION
+from tfrecords_schema.tfds_metadata import (DATASET_INFO_FILENAME, FILEPATH_TEMPLATE,
+                                            tfds_version)
 
 #: Problems listed per (file, kind); the rest are only counted, to keep reports readable.
 MAX_PER_KIND = 5
@@ -222,6 +227,7 @@ class _Validator:
     # content_id -> (split, shard path): finds overlaps and contents split over shards.
     self.content_home: dict[int, tuple[str, str]] = {}
     self.contents: dict[str, set[int]] = collections.defaultdict(set)
+    self.index = describe.IndexCheck(root, self.add)
 
   def add(self, file: str, kind: str, message: str) -> None:
     self.problems.add(file, kind, message)
@@ -252,8 +258,8 @@ class _Validator:
             f"{type(e).__name__}: {_tf_message(e)}")
         shard.clean = False
         break
+      self.check_record(raw, shard, layout, add, consumed)
       consumed += len(raw) + _FRAMING
-      self.check_record(raw, shard, layout, add)
       shard.records += 1
     if shard.clean:
       shard.size = tf.io.gfile.stat(path).length
@@ -264,7 +270,7 @@ class _Validator:
         shard.clean = False
 
   def check_record(self, raw: bytes, shard: _Shard, layout: _ShardLayout,
-                   add: Callable[[str, str], None]) -> None:
+                   add: Callable[[str, str], None], offset: int) -> None:
     where = f"record {shard.records}"
     try:
       rec = decode_example(raw)
@@ -275,6 +281,7 @@ class _Validator:
             f"understands {SCHEMA_VERSION}")
       else:
         add("bad_record", f"{where}: {e}")
+      self.index.skip(shard.path, shard.records)
       return
     if rec["split"] != shard.split:
       add("layout", f"{where}: split field {rec['split']!r} in a {shard.split!r} shard")
@@ -285,6 +292,8 @@ class _Validator:
     if self.decode_images:
       _check_image(rec, where, add)
     layout.see(rec, where, add)
+    if shard.expected is not None:
+      self.index.see(rec, shard.path, shard.records, offset, add)
 
 
 class _ShardLayout:
@@ -433,14 +442,19 @@ def validate(dataset_dir: str, *, decode_images: bool = True) -> Report:
               "hold contiguous blocks in content_id order")
       prev = s
 
-  _check_metadata(v, root, name, info_splits)
-  _check_features(v, root)
+  meta = _check_metadata(v, root, name, info_splits)
+  v.index.finish({os.path.basename(s.path) for s in shards.values()
+                  if s.path not in found or not s.clean})
+  describe.check_features(root, v.add, meta.get("image", {}).get("format"))
+  describe.check_schema_md(root, v.add)
+  describe.check_croissant(root, v.add, sorted(info_splits))
   report.problems = v.problems.finish()
   return report
 
 
-def _check_metadata(v: _Validator, root: str, name: str, info_splits: dict) -> None:
-  """stylized_metadata.json and dead_letter.jsonl agree with dataset_info and the data."""
+def _check_metadata(v: _Validator, root: str, name: str, info_splits: dict) -> dict:
+  """stylized_metadata.json and dead_letter.jsonl agree with dataset_info and the data;
+  returns the metadata ({} when unreadable)."""
   import tensorflow as tf
   path = _join(root, METADATA_FILENAME)
   meta: dict = {}
@@ -449,6 +463,7 @@ def _check_metadata(v: _Validator, root: str, name: str, info_splits: dict) -> N
   else:
     meta = _read_json_object(path, v)
   if meta:
+    describe.check_metadata_keys(path, meta, v.add)
     if meta.get("schema_version") != SCHEMA_VERSION:
       v.add(path, "schema_version", f"schema_version {meta.get('schema_version')!r}, "
             f"this reader understands {SCHEMA_VERSION}")
@@ -477,7 +492,7 @@ def _check_metadata(v: _Validator, root: str, name: str, info_splits: dict) -> N
   dl_path = _join(root, DEAD_LETTER_FILENAME)
   if not tf.io.gfile.exists(dl_path):
     v.add(dl_path, "metadata", "missing (the job writes it, empty when nothing failed)")
-    return
+    return meta
   with tf.io.gfile.GFile(dl_path, "rb") as f:
     lines = [ln for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
   for i, line in enumerate(lines):
@@ -491,24 +506,7 @@ def _check_metadata(v: _Validator, root: str, name: str, info_splits: dict) -> N
   if meta and meta.get("dead_letters", len(lines)) != len(lines):
     v.add(dl_path, "count_mismatch", f"{len(lines)} entries, {METADATA_FILENAME} says "
           f"{meta.get('dead_letters')}")
-
-
-def _check_features(v: _Validator, root: str) -> None:
-  """features.json must describe exactly FIELDS, or TFDS decodes something else."""
-  import tensorflow as tf
-  path = _join(root, FEATURES_FILENAME)
-  if not tf.io.gfile.exists(path):
-    v.add(path, "metadata", "missing (tfds.builder_from_directory needs it)")
-    return
-  try:
-    names = set(_read_json(path)["content"]["features"])
-  except Exception as e:
-    v.add(path, "metadata", f"not a TFDS FeaturesDict: {type(e).__name__}: {e}")
-    return
-  want = {f.name for f in FIELDS}
-  if names != want:
-    v.add(path, "metadata", f"features differ from the schema: missing "
-          f"{sorted(want - names)}, unknown {sorted(names - want)}")
+  return meta
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,210 @@
+"""The code blocks of SCHEMA.md: reading recipes and the exact id/split rules.
+
+Each is Python a consumer copies as is (its first lines set DATASET_DIR, which tests
+replace), generated from the field table so the text cannot drift from the data.
+Tests run every block against datasets the job wrote.
+"""
+
+from __future__ import annotations
+
+from tfrecords_schema.fields import FIELDS, feature_spec_source
+from tfrecords_schema.index import INDEX_FILENAME
+
+DATASET_DIR_LINE = 'DATASET_DIR = "."  # this folder'
+
+
+def tf_data(name: str, views: int) -> str:
+  """Plain tf.data with the literal feature spec, and grouping a content's views."""
+  return f'''import tensorflow as tf
+
+{DATASET_DIR_LINE}
+
+{feature_spec_source()}
+
+def parse(serialized):
+    record = tf.io.parse_single_example(serialized, FEATURE_SPEC)
+    record["image"] = tf.io.decode_image(record["image"], channels=3,
+                                         expand_animations=False)
+    return record
+
+
+# Shards in name order, each read front to back: a content's views stay adjacent.
+files = sorted(tf.io.gfile.glob(f"{{DATASET_DIR}}/{name}-train.tfrecord-*"))
+ds = tf.data.TFRecordDataset(files).map(parse)
+
+# One element per content: its views (up to {views}; fewer when a view failed).
+groups = ds.group_by_window(key_func=lambda r: r["content_id"],
+                            reduce_func=lambda key, views: views.batch({views}),
+                            window_size={views})
+'''
+
+
+def tfds() -> str:
+  """TFDS with read settings that keep a content's records adjacent."""
+  return f'''import tensorflow_datasets as tfds
+
+{DATASET_DIR_LINE}
+
+builder = tfds.builder_from_directory(DATASET_DIR)
+# Read one shard at a time, front to back. TFDS's default reads 16 shards interleaved
+# in blocks of 16 records, which splits a content's records apart unless 16 happens to
+# be a multiple of their count. Shuffling the order of the files is fine.
+read_config = tfds.ReadConfig(interleave_cycle_length=1)
+ds = builder.as_dataset(split="train", shuffle_files=True, read_config=read_config)
+'''
+
+
+def _field_types() -> str:
+  rows = []
+  for f in FIELDS:
+    default = [] if f.type.is_list else None if f.required else f.default
+    rows.append(f"    {f.name!r}: ({f.type.name!r}, {default!r}),")
+  return "FIELDS = {  # name: (type, value when absent; None = required)\n" + "\n".join(
+      rows) + "\n}"
+
+
+def no_tensorflow() -> str:
+  """Pure Python: the TFRecord framing, the tf.train.Example wire format, the index."""
+  return f'''import struct
+
+{DATASET_DIR_LINE}
+
+{_field_types()}
+
+
+def read_records(path):
+    """Yields (byte offset, serialized record) of a TFRecord file (CRCs unchecked)."""
+    with open(path, "rb") as f:
+        offset = 0
+        while header := f.read(12):
+            (length,) = struct.unpack("<Q", header[:8])
+            data = f.read(length)
+            f.read(4)  # the data's CRC
+            yield offset, data
+            offset += length + 16
+
+
+def read_record_at(path, offset):
+    """The record starting at `offset` (the index's `offset` column)."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        (length,) = struct.unpack("<Q", f.read(12)[:8])
+        return f.read(length)
+
+
+def _varint(buf, i):
+    result = shift = 0
+    while True:
+        b = buf[i]
+        i += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, i
+        shift += 7
+
+
+def _fields(buf):
+    """(field number, wire type, value) of each field of a protobuf message."""
+    i = 0
+    while i < len(buf):
+        key, i = _varint(buf, i)
+        wire = key & 7
+        if wire == 0:
+            value, i = _varint(buf, i)
+        elif wire == 2:
+            n, i = _varint(buf, i)
+            value, i = buf[i:i + n], i + n
+        elif wire in (1, 5):
+            n = 8 if wire == 1 else 4
+            value, i = buf[i:i + n], i + n
+        else:
+            raise ValueError(f"unexpected protobuf wire type {{wire}}")
+        yield key >> 3, wire, value
+
+
+def _values(kind, wire, value):
+    """Values of a BytesList (kind 1), FloatList (2) or Int64List (3) entry."""
+    if kind == 1:
+        return [bytes(value)]
+    if kind == 2:
+        return list(struct.unpack(f"<{{len(value) // 4}}f", value))
+    ints, i = [value] if wire == 0 else [], 0
+    while wire == 2 and i < len(value):
+        v, i = _varint(value, i)
+        ints.append(v)
+    return [v - (1 << 64) if v >= 1 << 63 else v for v in ints]  # two's complement
+
+
+def parse_example(data):
+    """A serialized tf.train.Example -> {{field: python value}}, typed as FIELDS says."""
+    raw = {{}}
+    for _, _, features in _fields(memoryview(data)):  # Example.features
+        for _, _, entry in _fields(features):  # one map entry per feature
+            name, values = "", []
+            for number, _, part in _fields(entry):
+                if number == 1:
+                    name = bytes(part).decode()
+                    continue
+                for kind, _, lst in _fields(part):  # the Feature's one list
+                    for _, wire, v in _fields(lst):
+                        values += _values(kind, wire, v)
+            raw[name] = values
+    record = {{}}
+    for name, (type_, default) in FIELDS.items():
+        values = raw.get(name)
+        if values is None:
+            record[name] = default
+        elif type_ == "list of string":
+            record[name] = [v.decode() for v in values]
+        elif type_ == "list of int64":
+            record[name] = values
+        else:
+            record[name] = values[0].decode() if type_ == "string" else values[0]
+    return record
+
+
+# Every record of one shard:
+#   for offset, data in read_records(f"{{DATASET_DIR}}/SHARD"): parse_example(data)
+# Count and filter with the index (pip install pyarrow or pandas), then read a record:
+#   import pandas as pd
+#   index = pd.read_parquet(f"{{DATASET_DIR}}/{INDEX_FILENAME}")
+#   row = index[index.split == "val"].iloc[0]
+#   record = parse_example(read_record_at(f"{{DATASET_DIR}}/{{row.shard}}", row.offset))
+'''
+
+
+def rules(seed: int, fractions, holdout_fraction: float) -> str:
+  """The id, split and held-out-style rules, with this dataset's seed and fractions."""
+  return f'''import hashlib
+
+SEED, FRACTIONS, HOLDOUT_FRACTION = {seed!r}, {tuple(fractions)!r}, {holdout_fraction!r}
+
+
+def stable_id(path):
+    """content_id of a non-COCO photo from content_path; style_id from style_path."""
+    return int.from_bytes(hashlib.sha256(path.encode("utf-8")).digest()[:8], "big") >> 1
+
+
+def unit(*parts):
+    """A number in [0, 1) from the seed and parts."""
+    key = ":".join(str(p) for p in (SEED,) + parts).encode()
+    return int.from_bytes(hashlib.sha256(key).digest()[:8], "big") / 2.0**64
+
+
+def split_of(content_id):
+    u, total = unit("split", content_id), 0.0
+    for split, fraction in zip(("train", "val", "test"), FRACTIONS):
+        total += fraction
+        if u < total:
+            return split
+    return "test"
+
+
+def held_out_styles(style_ids):
+    """The style ids only val and test use, from the ids of the styles that worked."""
+    ids = sorted(set(style_ids))
+    if HOLDOUT_FRACTION <= 0 or len(ids) < 2:
+        return set()
+    n = min(len(ids) - 1, max(1, round(HOLDOUT_FRACTION * len(ids))))
+    return set(sorted(ids, key=lambda i: unit("holdout", i))[:n])
+'''

@@ -1,0 +1,174 @@
+"""SCHEMA.md: the record contract written into every dataset folder.
+
+A consumer receives the folder, not our repository, so the folder states everything
+needed to read it: the field table (from FIELDS), the layout, the exact id, split and
+held-out-style rules, what happens to failed views, the metadata keys, the sources and
+their licences, and three reading recipes to copy (tf.data with a literal feature
+spec, TFDS, and no TensorFlow at all). Generated from the folder's
+stylized_metadata.json; tests run its code blocks against real datasets.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from tfrecords_schema import recipes
+from tfrecords_schema.fields import SCHEMA_VERSION, fields_markdown, types_markdown
+from tfrecords_schema.index import INDEX_FILENAME, LOCATION_COLUMNS
+
+#: stylized_metadata.json's top-level keys and what each holds (validate checks them).
+METADATA_KEYS = {
+    "schema_version": "Record schema version (as in every record).",
+    "dataset_name": "Shard file prefix and TFDS name.",
+    "description": "One sentence: what was rendered from what, by which model.",
+    "created": "UTC time the dataset was finished (ISO 8601).",
+    "created_by": "The program that wrote it.",
+    "command": "Its command-line arguments.",
+    "inputs": "`content` and `styles` as given on the command line (producer's paths), "
+              "`contents_listed`, `styles_listed`.",
+    "sources": "`content` and `styles`: `kind` (coco, tfds, folder; manifest, wikiart, "
+               "folder), `location` as given, `root` (absolute: `content_path` and "
+               "`style_path` are relative to it), `name`, `url`, `citation`, "
+               "`annotations` (COCO file), `licenses` (per licence: `id`, `name`, "
+               "`url` and the number of `contents` / `styles` (+ `credited`) written).",
+    "stylizer": "`spec`, `name` and exact `version` of the stylization model.",
+    "plan": "`styles_per_content` (K), `include_original`, `seed`, `split_fractions` "
+            "(train, val, test), `holdout_style_fraction`, `style_strength`.",
+    "held_out_styles": "Styles used only by val and test: `style_id`, `name`, "
+                       "`artist`, `title`, `path` (empty without held-out styles).",
+    "image": "`size`, `format` (jpeg or png, as written), `jpeg_quality`, "
+             "`resize_policy`.",
+    "layout": "The layout rule in one sentence (see Layout).",
+    "dead_letters": "Number of lines in dead_letter.jsonl.",
+    "counters": "The job's counters (contents read, stylizer calls, ...).",
+    "vocabularies": "`content_labels` [{`id`, `name`, `supercategory`}], `styles` "
+                    "[{`index`, `style_id`, `path`, `name`, `artist`, `genre`, `title`, "
+                    "`credit`, `license`}] (dense `index` by style_id), `style_names`, "
+                    "`artists`.",
+    "index": f"`file` ({INDEX_FILENAME}), `rows`, `sha256`.",
+    "citation": "BibTeX of the sources and the stylization model.",
+    "license_notes": "What the licences found allow, in sentences.",
+    "redistribution": "Licence summary (also dataset_info.json's redistribution info).",
+    "splits": "Per split: `records`, `contents`, `shards`, `bytes`, `shard_lengths`.",
+}
+
+
+def _code(text: str, lang: str = "python") -> str:
+  return f"```{lang}\n{text.rstrip()}\n```"
+
+
+def _files(name: str) -> str:
+  rows = [
+      (f"`{name}-SPLIT.tfrecord-XXXXX-of-YYYYY`", "The records of split `train`, `val` "
+       "or `test`: uncompressed TFRecord files of serialized `tf.train.Example`."),
+      (f"`{INDEX_FILENAME}`", "One row per record: every field but `image`, plus "
+       + ", ".join(f"`{c[0]}`" for c in LOCATION_COLUMNS) + " (see Reading)."),
+      ("`croissant.json`", "Croissant 1.0 metadata: the shards, the index as RecordSet "
+       "`records`, sources, licences, citation."),
+      ("`SCHEMA.md`", "This page."),
+      ("`dataset_info.json`, `features.json`", "TFDS metadata: "
+       "`tfds.builder_from_directory` loads the folder."),
+      ("`stylized_metadata.json`", "How the dataset was made (keys below)."),
+      ("`dead_letter.jsonl`", "One JSON object per input that failed: `stage` "
+       "(`content`, `style`, `stylize`), `uri`, `reason`, `message`; `content_id` for "
+       "`content` and `stylize`; `view_index` and `style_uri` for `stylize`."),
+      ("`DATASET_CARD.md`, `contact_sheet.png`", "Summary for people, with examples."),
+  ]
+  return "| file | what |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
+
+
+def _licences(meta: Mapping) -> str:
+  lines = []
+  for source, unit in (("content", "contents"), ("styles", "styles")):
+    info = meta["sources"][source]
+    lines.append(f"- {source}: {info['kind']} source, root `{info['root']}`"
+                 + (f" ({info['name']}, {info['url']})" if info["name"] else ""))
+    for lic in info.get("licenses", []):
+      lines.append(f"  - {lic['name'] or 'licence not given'}"
+                   f"{' <' + lic['url'] + '>' if lic['url'] else ''}: {lic[unit]} {unit}")
+  return "\n".join(lines + [""] + [f"{n}" for n in meta.get("license_notes", [])])
+
+
+def schema_markdown(meta: Mapping) -> str:
+  """SCHEMA.md for a dataset folder, from its stylized_metadata.json."""
+  name, plan, image = meta["dataset_name"], meta["plan"], meta["image"]
+  k, original = plan["styles_per_content"], plan["include_original"]
+  views = k + int(original)
+  held = meta.get("held_out_styles", [])
+  split_rows = "\n".join(f"| {s} | {v['contents']} | {v['records']} | {v['shards']} |"
+                         for s, v in sorted(meta["splits"].items()))
+  return "\n".join([
+      f"# {name}: record schema version {SCHEMA_VERSION}", "",
+      "Each record is one image: a view of a content photo, either the photo itself "
+      "(`is_original` = 1) or the photo rendered in the style of a painting. This page "
+      "is enough to read, filter and cite the data without the producer's code.", "",
+      "## Files", "", _files(name), "",
+      "## This dataset", "",
+      f"K = {k} styles per content{' plus the original view' if original else ''}: "
+      f"up to {views} records per content. Images: {image['size']}x{image['size']} "
+      f"{image['format'].upper()}. {len(held)} held-out styles (used only by val and "
+      "test; listed in stylized_metadata.json `held_out_styles`).", "",
+      "| split | contents | records | shards |", "|---|---|---|---|", split_rows, "",
+      f"## Fields (schema version {SCHEMA_VERSION})", "",
+      "Every record holds every field below; scalar fields hold exactly one value, "
+      "lists zero or more. Each field has one type, declared alike in every file:", "",
+      fields_markdown(), types_markdown(),
+      "## Layout", "",
+      "- A content is in exactly one split and one shard.",
+      "- Each shard holds a contiguous block of its split's contents in `content_id` "
+      "order; the records of one content are adjacent, in ascending `view_index` (0 = "
+      "original when written, then 1..K). Read each shard front to back and "
+      "neighbouring records with the same `content_id` are one content's views, e.g. "
+      "positive pairs (same content, different styles).",
+      "- A content's K styles are distinct; over a split, each style is used equally "
+      "often (within one).", "",
+      "## Failed views", "",
+      "A view whose stylization fails is left out alone: it is a `stylize` line in "
+      "dead_letter.jsonl (with `content_id`, `view_index`, `style_uri`) and the content "
+      "keeps its other views, so it has fewer records and a gap in `view_index` (which "
+      "is the planned slot, never renumbered). A content whose photo cannot be read, or "
+      "for which no style works, is left out whole (one `content` line). A style whose "
+      "image cannot be read or whose style step fails is left out before styles are "
+      "dealt (one `style` line): contents get their K styles from the others, with no "
+      "gap. Readers that need exactly K+1 views per content filter on the group size; "
+      "every record written is complete and valid.", "",
+      "## Ids, splits and held-out styles", "",
+      "- `content_id`: with a COCO source (`sources.content.kind` coco or tfds), the "
+      "COCO image id of the file (matched by file name in the annotation file); "
+      "otherwise, and for a file the annotation file does not list, "
+      "`stable_id(content_path)` below.",
+      "- `style_id`: `stable_id(style_path)`; for a manifest, `style_path` is the path "
+      "as the manifest writes it.",
+      "- Split: `split_of(content_id)` with this dataset's seed and fractions.",
+      "- Held-out styles: `held_out_styles(ids)` over the `style_id`s of "
+      "`vocabularies.styles` whose style step worked (not a `style` line in "
+      "dead_letter.jsonl); train uses the others, val and test only these.", "",
+      _code(recipes.rules(plan["seed"], plan["split_fractions"],
+                          plan["holdout_style_fraction"])), "",
+      "## Sources, paths and licences", "",
+      "`content_path` and `style_path` are relative to the source roots below (also "
+      "`sources.*.root` in stylized_metadata.json); `content_uri` and `style_uri` are "
+      "the full URIs the producer read; `content_source_url` / `style_source_url` are "
+      "public copies when the source names one. Licence and credit fields are per "
+      "record, as the sources give them; empty means the source does not say.", "",
+      _licences(meta), "",
+      "## stylized_metadata.json", "",
+      "| key | what |", "|---|---|",
+      *[f"| `{key}` | {what} |" for key, what in METADATA_KEYS.items()], "",
+      "## Reading", "",
+      "### 1. tf.data with the feature spec (TensorFlow only)", "",
+      _code(recipes.tf_data(name, views)), "",
+      "### 2. TFDS, keeping a content's records adjacent", "",
+      _code(recipes.tfds()), "",
+      "### 3. Without TensorFlow (Python standard library)", "",
+      _code(recipes.no_tensorflow()), "",
+      "### Croissant", "",
+      "`mlcroissant.Dataset(jsonld=\"croissant.json\").records(\"records\")` yields one "
+      f"record per TFRecord record, from {INDEX_FILENAME} (strings as bytes); "
+      "`mlcroissant` cannot read TFRecord bytes, so get an image with recipe 3's "
+      "`read_record_at(shard, offset)`.", "",
+      "## Versioning", "",
+      f"`schema_version` ({SCHEMA_VERSION}) is in every record and in "
+      f"stylized_metadata.json; the TFDS version is `{SCHEMA_VERSION}.0.0`. Renaming, "
+      "removing or changing the type or meaning of a field bumps it.", "",
+  ])
