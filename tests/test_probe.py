@@ -18,7 +18,7 @@ def trained(tmp_path_factory):
                                       styles_per_family=1, seed=2)
   data = root / "stylized"
   stylize.run([f"--content={sample['content_dir']}", f"--styles={sample['styles_dir']}",
-               "--content_labels_from_dirs", "--styles_per_content=2",
+               "--content_labels_from_dirs", "--styles_per_content=2", "--stylizer=classical",
                "--include_original", "--image_size=48", "--split_fractions=0.5,0,0.5",
                f"--output={data}", "--direct_running_mode=in_memory"])
   job = root / "job"

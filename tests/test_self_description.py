@@ -295,7 +295,8 @@ def lossy(tmp_path_factory):
     out = root / "stylized"
     stylize.run([f"--content={root / 'content'}", f"--styles={root / 'styles'}",
                  "--styles_per_content=2", "--include_original", "--image_size=32",
-                 "--split_fractions=1,0,0", "--num_shards=2", f"--output={out}",
+                 "--stylizer=classical", "--split_fractions=1,0,0", "--num_shards=2",
+                 f"--output={out}",
                  IN_MEMORY])
   finally:
     mp.undo()

@@ -31,6 +31,7 @@ def shards(tmp_path_factory):
   out = root / "stylized"
   stylize.run([f"--content={root / 'content'}", f"--styles={root / 'styles'}",
                f"--styles_per_content={K}", "--include_original", "--image_size=48",
+               "--stylizer=classical",
                "--split_fractions=1,0,0", "--num_shards=3", f"--output={out}",
                "--direct_running_mode=in_memory"])
   return out
