@@ -158,6 +158,7 @@ def run_and_wait(p, options: PipelineOptions, on_started=None):
 
   threading.excepthook = hook
   runner = threading.Thread(target=target, name="pipeline", daemon=True)
+  restore = True
   try:
     runner.start()
     while runner.is_alive():
@@ -171,10 +172,16 @@ def run_and_wait(p, options: PipelineOptions, on_started=None):
           for t in threading.enumerate():  # their threads report the kill to `hook`
             if t.name == "run_worker":
               t.join(timeout=5.0)
+          # The abandoned runner's threads keep failing for a while; from now on
+          # their exceptions go to the log at DEBUG, not to the console.
+          restore = False
+          threading.excepthook = lambda args: logging.debug(
+              "after a worker died: %s: %s", args.exc_type.__name__, args.exc_value)
           raise WorkerDiedError(f"a worker process died ({why[0]}); the local runner "
                                 "cannot redo its work")
   finally:
-    threading.excepthook = previous_hook
+    if restore:
+      threading.excepthook = previous_hook
   if "error" in box:
     raise box["error"]
   if on_started:

@@ -157,7 +157,9 @@ def main():
   except Exception:  # already said in one line, with the traceback in the log
     if "--verbose" in sys.argv:
       raise
-    sys.exit(1)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)  # now: a failed local runner's leftover threads have nothing to add
 
 
 if __name__ == "__main__":
