@@ -15,47 +15,27 @@ import pytest
 from beam_jobs import staging as stg
 from beam_jobs import stylize
 from tests.conftest import write_photos, write_styles
+from tests.inject import hook_env
 from tests.test_robustness import run_job
 from tests.test_stylize_job import IN_MEMORY, check_dataset, shard_bytes
 
-# On PYTHONPATH as sitecustomize.py, so it runs in the launcher and in every worker:
-# kills the job's whole process group (like `kill -9 -PGID`) at the N-th call of a
-# function, counted across processes in $KILL_COUNT.
-_KILLER = '''\
-import importlib.abc, importlib.util, os, signal, sys
+# Kills the job's whole process group (like `kill -9 -PGID`) at the N-th call of a
+# function, counted across the launcher and the workers in $KILL_COUNT.
+_KILLER = '''
+def patch(module):
+  func = os.environ["KILL_IN"].rsplit(".", 1)[1]
+  original = getattr(module, func)
 
-MODULE, FUNC = os.environ["KILL_IN"].rsplit(".", 1)
+  def wrapped(*args, **kwargs):
+    result = original(*args, **kwargs)
+    if os.environ.get("KILL_ONLY_IF", "") in str(args):
+      with open(os.environ["KILL_COUNT"], "a") as f:
+        f.write("x")
+      if os.path.getsize(os.environ["KILL_COUNT"]) == int(os.environ["KILL_AT"]):
+        os.killpg(os.getpgid(0), signal.SIGKILL)
+    return result
 
-
-class _Patch(importlib.abc.MetaPathFinder):
-  def find_spec(self, name, path, target=None):
-    if name != MODULE:
-      return None
-    sys.meta_path.remove(self)
-    spec = importlib.util.find_spec(name)
-    load = spec.loader.exec_module
-
-    def exec_module(module):
-      load(module)
-      original = getattr(module, FUNC)
-
-      def wrapped(*args, **kwargs):
-        result = original(*args, **kwargs)
-        if os.environ.get("KILL_ONLY_IF", "") in str(args):
-          with open(os.environ["KILL_COUNT"], "a") as f:
-            f.write("x")
-          if os.path.getsize(os.environ["KILL_COUNT"]) == int(os.environ["KILL_AT"]):
-            os.killpg(os.getpgid(0), signal.SIGKILL)
-        return result
-
-      setattr(module, FUNC, wrapped)
-
-    spec.loader.exec_module = exec_module
-    return spec
-
-
-if os.environ.get("KILL_IN"):
-  sys.meta_path.insert(0, _Patch())
+  setattr(module, func, wrapped)
 '''
 
 
@@ -76,13 +56,9 @@ def _args(inputs, out, *extra):
 
 
 def _killer_env(tmp_path, kill_in: str, at: int, only_if: str = "") -> dict:
-  hook = tmp_path / "hook"
-  hook.mkdir(exist_ok=True)
-  (hook / "sitecustomize.py").write_text(_KILLER)
-  return dict(os.environ, KILL_IN=kill_in, KILL_AT=str(at), KILL_ONLY_IF=only_if,
-              KILL_COUNT=str(tmp_path / "kill-count"),
-              PYTHONPATH=os.pathsep.join(filter(None, [str(hook),
-                                                       os.environ.get("PYTHONPATH")])))
+  return hook_env(tmp_path / "hook", kill_in.rsplit(".", 1)[0], _KILLER, "KILL_IN",
+                  KILL_IN=kill_in, KILL_AT=str(at), KILL_ONLY_IF=only_if,
+                  KILL_COUNT=str(tmp_path / "kill-count"))
 
 
 @pytest.fixture(scope="module")

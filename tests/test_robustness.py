@@ -28,6 +28,7 @@ from beam_jobs import transforms as T
 from pipeline.stylizers.classical import ClassicalStylizer
 from tests.bad_inputs import EXIF_NAME, UNICODE_NAME, WRITTEN, write_corpus
 from tests.conftest import ROOT, write_photos, write_styles
+from tests.inject import hook_env
 from tests.test_stylize_job import IN_MEMORY, check_dataset, read_dataset, shard_bytes
 
 K = 2
@@ -317,44 +318,23 @@ def test_local_runner_channels_flush_on_size_so_slow_writes_lose_nothing():
   assert sum(received) == 6 * len(chunk)
 
 
-# Put on PYTHONPATH as sitecustomize.py, so it runs in the job and in every worker Beam
-# starts (workers inherit the environment); a monkeypatch cannot cross processes.
-_WORKER_KILLER = '''\
-"""Test-only: the first process to run a content step while $CRASH_MARKER exists dies
-the way an OOM-killed worker does: at once, with no cleanup."""
-import importlib.abc, importlib.util, os, sys
+# The first process to run a content step while $CRASH_MARKER exists dies the way an
+# OOM-killed worker does: at once, with no cleanup.
+_WORKER_KILLER = '''
+def patch(module):
+  with open(os.environ["CRASH_PIDS"], "a") as f:
+    f.write(f"{os.getpid()}\\n")
+  original = module.ClassicalStylizer.content_step
 
+  def content_step(self, *args, **kwargs):
+    try:
+      os.unlink(os.environ["CRASH_MARKER"])  # atomic: exactly one process dies
+    except FileNotFoundError:
+      return original(self, *args, **kwargs)
+    print(f"injected worker death in pid {os.getpid()}", file=sys.stderr, flush=True)
+    os._exit(1)
 
-class _Patch(importlib.abc.MetaPathFinder):
-  def find_spec(self, name, path, target=None):
-    if name != "pipeline.stylizers.classical":
-      return None
-    sys.meta_path.remove(self)
-    spec = importlib.util.find_spec(name)
-    load = spec.loader.exec_module
-
-    def exec_module(module):
-      load(module)
-      with open(os.environ["CRASH_PIDS"], "a") as f:
-        f.write(f"{os.getpid()}\\n")
-      original = module.ClassicalStylizer.content_step
-
-      def content_step(self, *args, **kwargs):
-        try:
-          os.unlink(os.environ["CRASH_MARKER"])  # atomic: exactly one process dies
-        except FileNotFoundError:
-          return original(self, *args, **kwargs)
-        print(f"injected worker death in pid {os.getpid()}", file=sys.stderr, flush=True)
-        os._exit(1)
-
-      module.ClassicalStylizer.content_step = content_step
-
-    spec.loader.exec_module = exec_module
-    return spec
-
-
-if os.environ.get("CRASH_MARKER"):
-  sys.meta_path.insert(0, _Patch())
+  module.ClassicalStylizer.content_step = content_step
 '''
 
 
@@ -378,14 +358,10 @@ def test_worker_death_fails_the_job_cleanly_and_a_rerun_completes_it(tmp_path, s
   stops the other workers and fails with one message, publishing nothing. The shards
   finished before stay in staging, and the same command completes the dataset.
   """
-  hook = tmp_path / "hook"
-  hook.mkdir()
-  (hook / "sitecustomize.py").write_text(_WORKER_KILLER)
   marker, pids = tmp_path / "kill-one-worker", tmp_path / "pids"
   marker.touch()
-  env = dict(os.environ, CRASH_MARKER=str(marker), CRASH_PIDS=str(pids),
-             PYTHONPATH=os.pathsep.join(filter(None, [str(hook),
-                                                      os.environ.get("PYTHONPATH")])))
+  env = hook_env(tmp_path / "hook", "pipeline.stylizers.classical", _WORKER_KILLER,
+                 "CRASH_MARKER", CRASH_MARKER=str(marker), CRASH_PIDS=str(pids))
   out = tmp_path / "out"
   args = [f"--content={small_inputs / 'content'}", f"--styles={small_inputs / 'styles'}",
           "--stylizer=classical", f"--styles_per_content={K}", "--image_size=32",
