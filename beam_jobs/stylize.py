@@ -19,9 +19,10 @@ every planned view is written or dead-lettered, write metadata and card, publish
 killed or failed run leaves `OUTPUT.incomplete/`; the same command resumes it.
 
 Output (readable with `tfds.builder_from_directory(OUTPUT)`): per split
-`NAME-SPLIT.tfrecord-XXXXX-of-YYYYY`, `dataset_info.json`, `features.json`,
-`stylized_metadata.json`, and `dead_letter.jsonl` (one line per input that failed, with
-its reason). Record fields: tfrecords_schema/README.md.
+`NAME-SPLIT.tfrecord-XXXXX-of-YYYYY`, and a folder that describes itself: SCHEMA.md
+(fields, rules, reading recipes), index.parquet (one row per record), croissant.json,
+DATASET_CARD.md, dataset_info.json, features.json, stylized_metadata.json and
+dead_letter.jsonl (one line per input that failed, with its reason).
 """
 
 from __future__ import annotations
