@@ -155,6 +155,9 @@ def main():
     logging.getLogger(noisy).setLevel(logging.WARNING)
   try:
     run()
+  except KeyboardInterrupt:  # said in one line; the same command resumes
+    sys.stderr.flush()
+    os._exit(130)
   except Exception:  # already said in one line, with the traceback in the log
     if "--verbose" in sys.argv:
       raise
