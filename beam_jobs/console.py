@@ -122,7 +122,7 @@ class Progress:
   def __exit__(self, *exc) -> None:
     self._stop.set()
     self._thread.join()
-    self._refresh(final=True)
+    self._refresh(quiet=True)  # the count only: close() draws the last state
     self._bar.close()
 
   def _poll(self) -> None:
@@ -130,7 +130,7 @@ class Progress:
       with contextlib.suppress(Exception):  # a half-written note: next time
         self._refresh()
 
-  def _refresh(self, final: bool = False) -> None:
+  def _refresh(self, quiet: bool = False) -> None:
     for path in out.match(stg.work(self._staging, "done", "*.json")):
       key = path.rsplit("/", 1)[-1][:-len(".json")]
       if key not in self._done_views:
@@ -146,9 +146,11 @@ class Progress:
     self._bar.set_postfix_str(f"shards {len(self._done_views)}/{self._total_shards}",
                               refresh=False)
     delta = min(views, self._bar.total) - self._bar.n
-    if delta > 0:
+    if quiet:
+      self._bar.n += max(0, delta)
+    elif delta > 0:
       self._bar.update(delta)  # tqdm prints it at most every mininterval
-    elif final or not self._print_every:
+    elif not self._print_every:
       self._bar.refresh()
 
 
