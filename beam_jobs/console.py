@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -22,6 +23,11 @@ import threading
 
 from beam_jobs import output as out
 from beam_jobs import staging as stg
+
+#: Warnings logged from this project's packages reach the console.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_OUR_CODE = tuple(os.path.join(_ROOT, p) + os.sep
+                  for p in ("beam_jobs", "pipeline", "tfrecords_schema"))
 
 
 class Console:
@@ -48,6 +54,12 @@ class Console:
     os.close(fd)
     self.stream = os.fdopen(os.dup(self._saved[2]), "w", buffering=1)
     self.out = os.fdopen(os.dup(self._saved[1]), "w", buffering=1)
+    self._ours = logging.StreamHandler(self.stream)  # our own warnings stay in view
+    self._ours.setLevel(logging.WARNING)
+    self._ours.setFormatter(logging.Formatter(f"{self._name}: %(levelname)s: %(message)s"))
+    self._ours.addFilter(  # errors: the failure line says them, the log has the rest
+        lambda r: r.levelno == logging.WARNING and r.pathname.startswith(_OUR_CODE))
+    logging.getLogger().addHandler(self._ours)
     return self
 
   def say(self, message: str) -> None:
@@ -74,14 +86,17 @@ class Console:
     for stream in (sys.stdout, sys.stderr):
       with contextlib.suppress(Exception):
         stream.flush()
+    logging.getLogger().removeHandler(self._ours)
     for target, saved in self._saved.items():
       os.dup2(saved, target)
       os.close(saved)
     self._saved.clear()
-    if exc_type is None and self.log_path:
+    if exc_type in (None, SystemExit) and self.log_path:  # nothing to look into
       os.unlink(self.log_path)
       self.log_path = None
-    elif self.log_path and exc_type not in (SystemExit, KeyboardInterrupt):
+    elif self.log_path and exc_type is KeyboardInterrupt:
+      self.say(f"stylize: interrupted; the log is {self.log_path}")
+    elif self.log_path:
       self.say(f"--- the log's last messages (whole log: {self.log_path}) ---\n"
                f"{self.tail()}")
     for stream in (self.stream, self.out):
@@ -102,7 +117,8 @@ class Progress:
     from tqdm import tqdm
     self._staging, self._every = staging, every
     self._total_shards = total_shards
-    self._done_views = {k: m["stats"]["records"] for k, m in done.items()}
+    self._done_views = {k: m.get("views_planned", m["stats"]["records"])
+                        for k, m in done.items()}
     tty = console.stream.isatty()
     self._print_every = 0.0 if tty else 10.0  # a log file gets a line per 10 s, not 2
     self._bar = tqdm(total=total_views, initial=sum(self._done_views.values()),
@@ -135,7 +151,8 @@ class Progress:
       key = path.rsplit("/", 1)[-1][:-len(".json")]
       if key not in self._done_views:
         with contextlib.suppress(Exception):
-          self._done_views[key] = json.loads(out.read_text(path))["stats"]["records"]
+          marker = json.loads(out.read_text(path))
+          self._done_views[key] = marker.get("views_planned", marker["stats"]["records"])
     running = 0
     for path in out.match(stg.work(self._staging, "progress", "*.json")):
       key = path.rsplit("/", 1)[-1][:-len(".json")]

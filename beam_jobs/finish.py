@@ -147,8 +147,9 @@ def describe_sources(prep, stats: list[dict], dead: list[dict]) -> dict:
   }
 
 
-def publish(prep, counters: dict, argv: list[str]) -> dict:
-  """Checks, writes the self-description and card, commits. Returns the run's summary."""
+def publish(prep, counters: dict, argv: list[str], before_commit=None) -> dict:
+  """Checks, writes the self-description and card, commits. Returns the run's summary.
+  `before_commit()` runs just before the output moves (the lock's heartbeat stops)."""
   a = prep.args
   markers, dead = gather(prep.staging)
   check_every_view_accounted(prep, markers, dead)
@@ -196,6 +197,8 @@ def publish(prep, counters: dict, argv: list[str]) -> dict:
   out.write_text(FileSystems.join(prep.staging, croissant.CROISSANT_FILENAME),
                  json.dumps(doc, indent=2, ensure_ascii=False))
   card.write_card(prep.staging, metadata, stats, dead_lines)
-  out.delete_tree(stg.work(prep.staging))  # lock, manifests, markers: not for readers
-  out.commit(prep.staging, a.output)
+  if before_commit:
+    before_commit()
+  out.commit(prep.staging, a.output, overwrite=a.overwrite,
+             keep_out=stg.WORK)  # lock, manifests, markers: not for readers
   return {"splits": metadata["splits"], "dead_letters": len(dead), "counters": counters}

@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                  help="replace an existing dataset at --output (only on success)")
   p.add_argument("--verbose", action="store_true",
                  help="show Beam's, TensorFlow's and the workers' logs on the console "
-                      "(by default they go to the staging folder's _work/job.log)")
+                      "(by default they go to a temporary log file, whose path is shown "
+                      "when the job fails)")
   return p
 
 
@@ -117,3 +118,22 @@ def validate_args(args) -> tuple[float, float, float]:
     return plan.parse_fractions(args.split_fractions)
   except ValueError as e:
     raise fail(str(e))
+
+
+def check_paths_for_runner(args, remote: bool) -> None:
+  """With a remote runner (Dataflow...), the workers cannot see this machine's files:
+  every path they read or write must be a URI (gs://...), checked before any work."""
+  if not remote:
+    return
+  named = [("--output", args.output), ("--styles", args.styles)]
+  if args.content.startswith("tfds:"):
+    named.append(("--tfds_data_dir", args.tfds_data_dir or ""))
+  else:
+    named.append(("--content", args.content))
+  kind, _, model = args.stylizer.partition(":")
+  if kind in ("tflite", "hub") and model and not model.startswith(("http://", "https://")):
+    named.append(("--stylizer", model.split("?")[0]))
+  local = [f"{flag}={path!r}" for flag, path in named if "://" not in path]
+  if local:
+    raise fail(f"with a remote runner the workers cannot read this machine's files: "
+               f"{', '.join(local)} must be on shared storage (gs://...)")

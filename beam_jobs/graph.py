@@ -99,8 +99,10 @@ class RenderShards(beam.PTransform):
                                           beam.pvalue.AsDict(self._styles)))
 
 
-def build_pipeline(p: beam.Pipeline, prep, tasks: list[dict]) -> None:
-  """The graph for the shards still to do (`tasks`); inputs are the launch manifests."""
+def build_pipeline(p: beam.Pipeline, prep, tasks: list[dict],
+                   lock_token: str | None = None) -> None:
+  """The graph for the shards still to do (`tasks`); inputs are the launch manifests.
+  Shard tasks publish only while the job's lock holds `lock_token`."""
   a = prep.args
   handle = shared.Shared()  # one model per worker process, for both steps
   states = p | "StyleStates" >> ComputeStyleStates(a.stylizer, handle, prep.staging,
@@ -108,7 +110,7 @@ def build_pipeline(p: beam.Pipeline, prep, tasks: list[dict]) -> None:
   pools = states | "StylePools" >> StylePools(a.seed, a.holdout_style_fraction)
   styles = states | _metered("MeterStyleStates", "side_input_bytes")
   fn = T.RenderShardFn(a.stylizer, handle, prep.staging, a.dataset_name,
-                       prep.render_config, prep.record_format)
+                       prep.render_config, prep.record_format, lock_token)
   _ = (p
        | "ShardTasks" >> beam.Create(tasks, reshuffle=False)
        | "RenderShards" >> RenderShards(fn, pools, styles))

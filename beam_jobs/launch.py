@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 
 from beam_jobs import output as out
 from beam_jobs import staging as stg
@@ -160,6 +161,22 @@ def _plan_shards(prep: Prepared) -> None:
   prep.tasks = [dict(t, position=i) for i, t in enumerate(tasks)]
 
 
+def code_digest() -> str:
+  """sha256 of this job's own source (the packages that write records): a resumed run
+  must not mix shards written by two versions of the code."""
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  digest = hashlib.sha256()
+  for package in ("beam_jobs", "pipeline", "tfrecords_schema"):
+    for folder, dirs, files in sorted(os.walk(os.path.join(root, package))):
+      dirs.sort()
+      for name in sorted(f for f in files if f.endswith(".py")):
+        path = os.path.join(folder, name)
+        digest.update(os.path.relpath(path, root).encode() + b"\0")
+        with open(path, "rb") as f:
+          digest.update(f.read())
+  return digest.hexdigest()
+
+
 def plan_summary(prep: Prepared) -> dict:
   """What the output depends on, for the staging folder's fingerprint."""
   a = prep.args
@@ -170,7 +187,7 @@ def plan_summary(prep: Prepared) -> dict:
   return {"flags": {k: v for k, v in sorted(vars(a).items()) if k not in NOT_IN_PLAN},
           "contents": digest(listed), "styles": digest(prep.styles),
           "stylizer_version": prep.stylizer.version,
-          "schema_version": schema.SCHEMA_VERSION}
+          "schema_version": schema.SCHEMA_VERSION, "code": code_digest()}
 
 
 def write_manifests(prep: Prepared, tasks: list[dict]) -> None:

@@ -91,6 +91,19 @@ def runner_for(options: PipelineOptions):
   return FnApiRunner()
 
 
+LOCAL_RUNNERS = {"", "directrunner", "fnapirunner", "prismrunner", "switchingdirectrunner",
+                 "bundlebaseddirectrunner"}
+
+
+def is_remote(options: PipelineOptions) -> bool:
+  """True when the workers run elsewhere (Dataflow, Flink, Spark...): they cannot see
+  this machine's files."""
+  from apache_beam.options.pipeline_options import StandardOptions
+  runner = options.view_as(StandardOptions).runner or ""
+  name = runner if isinstance(runner, str) else type(runner).__name__
+  return name.lower() not in LOCAL_RUNNERS
+
+
 def _is_local_multi(options: PipelineOptions) -> bool:
   from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
   return (not options.view_as(StandardOptions).runner
@@ -120,33 +133,69 @@ def _worker_pids() -> list[int]:
   return [pid for pid, c in cmd.items() if b"sdk_worker_main" in c and ours(pid)]
 
 
+class _DeathWatch:
+  """While open, notes a local worker's death: the runner's thread that started the
+  worker raises when it exits. `abandon()` is for a runner given up on: its threads
+  keep failing for a while, so from then on their exceptions go to the log at DEBUG."""
+
+  def __init__(self):
+    self.died = threading.Event()
+    self.why: list[str] = []
+    self._previous = threading.excepthook
+    self._abandoned = False
+
+  def _hook(self, args):
+    if args.thread is not None and args.thread.name == "run_worker":
+      self.why.append(str(args.exc_value))
+      logging.error("local worker: %s", args.exc_value)  # to the log, not the console
+      self.died.set()
+      return
+    self._previous(args)
+
+  def __enter__(self) -> "_DeathWatch":
+    threading.excepthook = self._hook
+    return self
+
+  def abandon(self) -> None:
+    for t in threading.enumerate():  # the killed workers' threads report to _hook
+      if t.name == "run_worker":
+        t.join(timeout=5.0)
+    self._abandoned = True
+    threading.excepthook = lambda args: logging.debug(
+        "after a worker died: %s: %s", args.exc_type.__name__, args.exc_value)
+
+  def __exit__(self, *exc) -> None:
+    if not self._abandoned:
+      threading.excepthook = self._previous
+
+
+def _kill_workers() -> None:
+  for pid in _worker_pids():
+    with contextlib.suppress(OSError):
+      os.kill(pid, 9)
+
+
 def run_and_wait(p, options: PipelineOptions, on_started=None):
   """p.run() and wait for the result; a local worker's death fails the run.
 
   The FnApiRunner notices a dead worker only if data was in flight to it; otherwise it
-  waits for the lost bundle forever. Its thread that started the worker does raise,
-  so that exception is watched for, the surviving workers are stopped, and the run
-  fails with the worker's exit code. `on_started(result)` runs once the job is
-  submitted (a remote runner returns at once; the local one when it is done).
+  waits for the lost bundle forever. So the run happens in a thread while this one
+  watches for a worker's death; then the surviving workers are stopped and the run
+  fails with the worker's exit code (Ctrl-C stops them too). `on_started(result)` runs
+  once the job is submitted (a remote runner returns at once, the local one when done);
+  Ctrl-C on a remote job cancels it, which Beam itself does not do.
   """
   if not _is_local_multi(options):
     result = p.run()
     if on_started:
       on_started(result)
-    result.wait_until_finish()
+    try:
+      result.wait_until_finish()
+    except KeyboardInterrupt:
+      with contextlib.suppress(Exception):
+        result.cancel()
+      raise
     return result
-  died = threading.Event()
-  why: list[str] = []
-  previous_hook = threading.excepthook
-
-  def hook(args):
-    if args.thread is not None and args.thread.name == "run_worker":
-      why.append(str(args.exc_value))
-      logging.error("local worker: %s", args.exc_value)  # to the log, not the console
-      died.set()
-      return
-    previous_hook(args)
-
   box: dict = {}
 
   def target():
@@ -156,32 +205,22 @@ def run_and_wait(p, options: PipelineOptions, on_started=None):
     except BaseException as e:  # re-raised in the caller's thread
       box["error"] = e
 
-  threading.excepthook = hook
   runner = threading.Thread(target=target, name="pipeline", daemon=True)
-  restore = True
-  try:
-    runner.start()
-    while runner.is_alive():
-      runner.join(timeout=0.5)
-      if died.is_set() and runner.is_alive():
-        runner.join(timeout=5.0)  # the runner may still notice and fail by itself
-        if runner.is_alive():
-          for pid in _worker_pids():
-            with contextlib.suppress(OSError):
-              os.kill(pid, 9)
-          for t in threading.enumerate():  # their threads report the kill to `hook`
-            if t.name == "run_worker":
-              t.join(timeout=5.0)
-          # The abandoned runner's threads keep failing for a while; from now on
-          # their exceptions go to the log at DEBUG, not to the console.
-          restore = False
-          threading.excepthook = lambda args: logging.debug(
-              "after a worker died: %s: %s", args.exc_type.__name__, args.exc_value)
-          raise WorkerDiedError(f"a worker process died ({why[0]}); the local runner "
-                                "cannot redo its work")
-  finally:
-    if restore:
-      threading.excepthook = previous_hook
+  with _DeathWatch() as watch:
+    try:
+      runner.start()
+      while runner.is_alive():
+        runner.join(timeout=0.5)
+        if watch.died.is_set() and runner.is_alive():
+          runner.join(timeout=5.0)  # the runner may still notice and fail by itself
+          if runner.is_alive():
+            _kill_workers()
+            watch.abandon()
+            raise WorkerDiedError(f"a worker process died ({watch.why[0]}); the local "
+                                  "runner cannot redo its work")
+    except KeyboardInterrupt:  # else the workers finish their bundles on their own
+      _kill_workers()
+      raise
   if "error" in box:
     raise box["error"]
   if on_started:

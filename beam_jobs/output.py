@@ -74,9 +74,20 @@ def delete_tree(path: str) -> None:
     FileSystems.delete(files)
 
 
-def commit(staging: str, output: str) -> None:
-  """Move the finished staging folder to `output`, replacing what was there."""
+def commit(staging: str, output: str, *, overwrite: bool, keep_out: str = "_work") -> None:
+  """Moves the finished staging folder to `output`, replacing what was there.
+
+  The `keep_out` subfolder (the job's working files, lock included) is not published;
+  locally it is removed just before the one-step rename. On an object store each file
+  is copied: the shards first and the metadata that points at them last, and the old
+  dataset's leftover files are removed only once the new one is complete. An output
+  that appeared since launch is replaced only with `overwrite`.
+  """
+  if existing_files(output) and not overwrite:
+    raise OutputError(f"--output {output!r} was written by someone else while this job "
+                      "ran; pass --overwrite to replace it")
   if _is_local(output):
+    shutil.rmtree(os.path.join(staging, keep_out), ignore_errors=True)
     old = None
     if os.path.exists(output):
       old = staging + ".old"
@@ -86,10 +97,16 @@ def commit(staging: str, output: str) -> None:
     if old:
       shutil.rmtree(old, ignore_errors=True)
     return
-  delete_tree(output)
-  src = existing_files(staging)
-  dst = [output.rstrip("/") + p[len(staging.rstrip("/")):] for p in src]
+  root = staging.rstrip("/")
+  src = [p for p in existing_files(staging)
+         if not p[len(root):].lstrip("/").startswith(keep_out + "/")]
+  src.sort(key=lambda p: (".tfrecord-" not in p, p))  # shards first, metadata last
+  dst = [output.rstrip("/") + p[len(root):] for p in src]
+  old = set(existing_files(output))
   FileSystems.rename(src, dst)
+  stale = sorted(old - set(dst))
+  if stale:
+    FileSystems.delete(stale)
   delete_tree(staging)
 
 

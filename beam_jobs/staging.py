@@ -9,25 +9,22 @@ inputs, flags, seed or model) starts over, and says why.
 
 Layout under the staging folder:
 
-    _work/lock.json                    who runs the job (host, pid, start, heartbeat)
+    _work/lock.json                    who runs the job (lock.py)
     _work/plan.json                    fingerprint of the plan this folder belongs to
-    _work/job.log                      Beam, TensorFlow and worker logs of the run
     _work/manifests/styles.jsonl       the styles, one JSON object per line
     _work/manifests/SPLIT-SHARD.jsonl  the contents of each shard
     _work/styles/ID.json (+ ID.npz)    each style's step result (state or dead letter)
     _work/progress/SPLIT-SHARD.json    views done so far in a running shard
     _work/done/SPLIT-SHARD.json        a finished shard: stats and dead letters
-    NAME-SPLIT.tfrecord-SHARD-of-N     finished shards (`.tmp-*` while being written)
+    _work/index/SPLIT-SHARD.jsonl      its rows of the record index
+    _work/tmp/NAME-SPLIT...            shards being written (renamed out when complete)
+    NAME-SPLIT.tfrecord-SHARD-of-N     finished shards
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import socket
-import threading
-import time
 import uuid
 
 from apache_beam.io.filesystems import FileSystems
@@ -35,9 +32,6 @@ from apache_beam.io.filesystems import FileSystems
 from beam_jobs import output as out
 
 WORK = "_work"
-#: A lock whose heartbeat is older than this belongs to a dead job (other hosts).
-STALE_AFTER_S = 120.0
-HEARTBEAT_EVERY_S = 30.0
 
 
 def staging_dir(output: str) -> str:
@@ -52,92 +46,14 @@ def shard_key(split: str, shard: int) -> str:
   return f"{split}-{shard:05d}"
 
 
-class JobLockedError(RuntimeError):
-  """Another live job is writing to the same output."""
+def lock_path(staging: str) -> str:
+  return work(staging, "lock.json")
 
 
-def _pid_alive(pid: int) -> bool:
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:
-    return True
-  try:  # a zombie (killed, not yet reaped) is dead
-    with open(f"/proc/{pid}/stat") as f:
-      return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-  except OSError:
-    return True
-
-
-class Lock:
-  """One live job per output: `_work/lock.json`, refreshed by a heartbeat thread.
-
-  A lock is live when its heartbeat is recent and, on this host, its pid still runs;
-  any other lock (a killed launcher's) is taken over. On an object store the check and
-  the write are not one atomic step; two launchers started within the same second
-  could both pass it, which the re-read after writing narrows further.
-  """
-
-  def __init__(self, staging: str):
-    self.path = work(staging, "lock.json")
-    self.token = uuid.uuid4().hex
-    self.info = {"host": socket.gethostname(), "pid": os.getpid(),
-                 "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "token": self.token}
-    self.taken_over: dict | None = None
-    self._stop = threading.Event()
-    self._thread: threading.Thread | None = None
-
-  def _read(self) -> dict | None:
-    try:
-      return json.loads(out.read_text(self.path))
-    except Exception:  # absent, or half-written by a launcher killed mid-write
-      return None
-
-  def _live(self, held: dict) -> bool:
-    age = time.time() - float(held.get("heartbeat", 0))
-    if held.get("host") == socket.gethostname():
-      return _pid_alive(int(held.get("pid", -1))) and age < STALE_AFTER_S
-    return age < STALE_AFTER_S
-
-  def _write(self) -> None:
-    out.write_text(self.path, json.dumps(dict(self.info, heartbeat=time.time())))
-
-  def acquire(self) -> None:
-    held = self._read()
-    if held and held.get("token") != self.token and self._live(held):
-      raise JobLockedError(
-          f"another job is writing this output: pid {held.get('pid')} on "
-          f"{held.get('host')}, started {held.get('started')}"
-          + (f", Dataflow job {held['job_id']}" if held.get("job_id") else "") +
-          f" (lock {self.path}); wait for it or stop it, then rerun")
-    self.taken_over = held
-    self._write()
-    time.sleep(0.05 if "://" not in self.path else 1.0)
-    if (self._read() or {}).get("token") != self.token:
-      raise JobLockedError(f"another job took the lock {self.path} at the same time")
-    self._thread = threading.Thread(target=self._beat, daemon=True, name="job-lock")
-    self._thread.start()
-
-  def note(self, **fields) -> None:
-    """Adds fields (e.g. the Dataflow job id) to the lock, for whoever finds it."""
-    self.info.update(fields)
-    self._write()
-
-  def _beat(self) -> None:
-    while not self._stop.wait(HEARTBEAT_EVERY_S):
-      try:
-        self._write()
-      except Exception:  # a missed heartbeat only makes the lock look older
-        pass
-
-  def release(self) -> None:
-    self._stop.set()
-    if (self._read() or {}).get("token") == self.token:
-      try:
-        FileSystems.delete([self.path])
-      except Exception:
-        pass
+def tmp_path(staging: str, filename: str) -> str:
+  """Where a shard is written before it is complete: inside _work, so no reader's
+  pattern (`*.tfrecord-*`) ever matches it, and publishing never moves it."""
+  return work(staging, "tmp", f"{filename}.{uuid.uuid4().hex[:8]}")
 
 
 def fingerprint(plan: dict) -> str:
@@ -152,7 +68,7 @@ def differences(old: dict, new: dict) -> list[str]:
       changed.append(f"--{key}")
   for key, words in (("contents", "the content files"), ("styles", "the style files"),
                      ("stylizer_version", "the stylizer model"),
-                     ("schema_version", "the record schema")):
+                     ("schema_version", "the record schema"), ("code", "the job's code")):
     if old.get(key) != new.get(key):
       changed.append(words)
   return changed or ["the plan format"]
@@ -181,9 +97,9 @@ def resume_or_start_over(staging: str, plan: dict) -> tuple[dict, list[str]]:
 def finished_shards(staging: str) -> dict[str, dict]:
   """Done markers whose shard file is in place with the size the marker records."""
   done = {}
-  for line_file in out.match(work(staging, "done", "*.json")):
+  for marker_file in out.match(work(staging, "done", "*.json")):
     try:
-      marker = json.loads(out.read_text(line_file))
+      marker = json.loads(out.read_text(marker_file))
       path = FileSystems.join(staging, marker["file"])
       size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
     except Exception:
@@ -195,7 +111,7 @@ def finished_shards(staging: str) -> dict[str, dict]:
 
 def remove_leftovers(staging: str) -> None:
   """Temporary shard files of interrupted attempts, and stale progress notes."""
-  leftovers = out.match(FileSystems.join(staging, "*.tmp-*"))
+  leftovers = out.match(work(staging, "tmp", "*"))
   leftovers += out.match(work(staging, "progress", "*"))
   if leftovers:
     FileSystems.delete(leftovers)

@@ -38,12 +38,12 @@ logging.getLogger().addFilter(lambda r: "apitools not found" not in r.getMessage
 
 import apache_beam as beam  # pylint: disable=g-import-not-at-top
 from apache_beam.metrics.metric import MetricsFilter
-from apache_beam.options.pipeline_options import StandardOptions
 
 from beam_jobs import console, finish, flags, graph, launch, local_runner
 from beam_jobs import output as out
 from beam_jobs import staging as stg
 from beam_jobs import transforms as T
+from beam_jobs.lock import JobLockedError, Lock
 import tfrecords_schema as schema
 
 # Kept importable from here: tests and scripts use them by these names.
@@ -67,13 +67,13 @@ def _render(prep, tasks, options, con, done, test_pipeline, lock) -> dict:
   """Runs the graph for the shards still to do, under the progress bar."""
   p = test_pipeline or beam.Pipeline(runner=local_runner.runner_for(options),
                                      options=options)
-  graph.build_pipeline(p, prep, tasks)
-  remote = bool(options.view_as(StandardOptions).runner) and not test_pipeline
+  graph.build_pipeline(p, prep, tasks, lock_token=lock.token)
 
   def started(result):
     if callable(getattr(result, "job_id", None)):  # Dataflow: for whoever finds the lock
       lock.note(job_id=result.job_id())
 
+  remote = local_runner.is_remote(options) and not test_pipeline
   with local_runner.cores_shared_between_workers(options), console.Progress(
       con, prep.staging, len(prep.tasks), prep.planned_views, done,
       every=10.0 if remote else 2.0):
@@ -81,19 +81,33 @@ def _render(prep, tasks, options, con, done, test_pipeline, lock) -> dict:
   return _counters(result)
 
 
-def _run(args, fractions, options, argv, test_pipeline, con):
-  staging = stg.staging_dir(args.output)
-  lock = stg.Lock(staging)
+def _first_line(e: BaseException) -> str:
+  return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+
+
+def _acquire(lock: Lock, staging: str, con) -> None:
   try:
     lock.acquire()
-  except stg.JobLockedError as e:
+  except JobLockedError as e:
     raise flags.fail(str(e))
+  except Exception as e:  # unwritable or mistyped --output, no bucket permission
+    raise flags.fail(f"cannot write the staging folder {staging} beside --output: "
+                     f"{_first_line(e)}")
   if lock.taken_over:
+    held = lock.taken_over
     con.say(f"stylize: took over the lock of a job that is no longer running (pid "
-            f"{lock.taken_over.get('pid')} on {lock.taken_over.get('host')}, started "
-            f"{lock.taken_over.get('started')})")
-  started, prep = time.time(), None
+            f"{held.get('pid')} on {held.get('host')}, started {held.get('started')})"
+            + (f"; if its Dataflow job {held['job_id']} still runs, cancel it: its "
+               "shards will not be used" if held.get("job_id") else ""))
+
+
+def _run(args, fractions, options, argv, test_pipeline, con):
+  staging = stg.staging_dir(args.output)
+  flags.check_paths_for_runner(args, local_runner.is_remote(options))
+  lock = Lock(stg.lock_path(staging))
+  started, prep, done = time.time(), None, {}
   try:
+    _acquire(lock, staging, con)
     prep = launch.prepare(args, fractions)
     done, changed = stg.resume_or_start_over(staging, launch.plan_summary(prep))
     if changed:
@@ -109,21 +123,25 @@ def _run(args, fractions, options, argv, test_pipeline, con):
     launch.write_manifests(prep, tasks)
     counters = (_render(prep, tasks, options, con, done, test_pipeline, lock) if tasks
                 else {})
-    lock.release()  # stops the heartbeat before the lock's folder is published
-    summary = finish.publish(prep, counters, argv)
+    # The lock stays in place until the output is committed; its heartbeat stops
+    # first, so nothing writes it back into the folder being published.
+    summary = finish.publish(prep, counters, argv, before_commit=lock.stop)
   except BaseException as e:
     lock.release()
     if prep is None:  # failed before planning: nothing of ours to keep
       if out.existing_files(staging) == []:
         out.delete_tree(staging)
+      if not isinstance(e, (SystemExit, KeyboardInterrupt)):
+        logging.error("the job failed before planning", exc_info=True)
+        con.say(f"stylize: the job failed before any work ({_first_line(e)})")
       raise
     kept = len(stg.finished_shards(staging)) if out.existing_files(staging) else 0
     logging.error("the job failed", exc_info=True)
-    con.say(f"stylize: the job failed ({type(e).__name__}: "
-            f"{str(e).splitlines()[0] if str(e) else ''}); nothing was written to "
+    con.say(f"stylize: the job failed ({_first_line(e)}); nothing was written to "
             f"{args.output}. {kept} of {len(prep.tasks)} shards are finished in "
             f"{staging}: rerun the same command to resume")
     raise
+  lock.release()
   summary["seconds"] = time.time() - started
   summary["shards_resumed"] = len(done)
   return summary

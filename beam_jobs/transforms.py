@@ -7,11 +7,11 @@ counters, results written to the staging folder, failures as dead letters.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
 import time
-import uuid
 from typing import Any, Iterable
 
 import apache_beam as beam
@@ -20,6 +20,7 @@ from apache_beam.utils import shared
 
 from beam_jobs import output as out
 from beam_jobs import staging as stg
+from beam_jobs.lock import check_fence
 from pipeline import image_io, records, render, style_states
 from pipeline.stylizers import from_spec
 import tfrecords_schema as schema
@@ -46,6 +47,7 @@ class LoadedStylizer:
     self.stylizer = from_spec(spec)
     self.stylizer.load()
     self.lock = threading.Lock()
+    self.state_cache: style_states.StateCache | None = None  # set by RenderShardFn
     threads = getattr(self.stylizer, "threads_in_use", None)
     logging.info("loaded stylizer %s (%s) in %.1fs%s", spec, self.stylizer.version,
                  time.time() - start, f", {threads} threads" if threads else "")
@@ -134,27 +136,32 @@ class StyleStepFn(_WithModel):
 class RenderShardFn(_WithModel):
   """shard task -> that shard's TFRecord file, end to end; yields the shard's stats.
 
-  The file is written under a temporary name and renamed when complete; then its index
-  fragment (one JSON line per record) and a done marker (stats and dead letters)
+  The file is written under `_work/tmp/` and renamed into place when complete; then its
+  index fragment (one JSON line per record) and a done marker (stats and dead letters)
   record it. A retried or resumed task rewrites the same bytes (the shard's contents
-  and their batches depend only on the plan).
+  and their batches depend only on the plan). A task whose launcher's lock was taken
+  over by a newer job publishes nothing (`lock.check_fence`).
   """
 
   def __init__(self, spec: str, handle: shared.Shared, staging: str, name: str,
-               cfg: render.RenderConfig, fmt: records.RecordFormat):
+               cfg: render.RenderConfig, fmt: records.RecordFormat,
+               lock_token: str | None = None):
     super().__init__(spec, handle)
     self._staging, self._name, self._cfg, self._fmt = staging, name, cfg, fmt
+    self._token = lock_token
 
   def setup(self):
     super().setup()
-    self._cache = style_states.StateCache(self._read_state)
+    with self._model.lock:  # one cache per worker process, like the model
+      if self._model.state_cache is None:
+        self._model.state_cache = style_states.StateCache(self._read_state)
+    self._cache = self._model.state_cache
 
   def _read_state(self, sid: int):
     with FileSystems.open(stg.work(self._staging, "styles", f"{sid}.npz")) as f:
       return style_states.from_bytes(f.read())
 
   def process(self, task: dict, pools: dict, styles: dict) -> Iterable[dict]:
-    from apache_beam.io.tfrecordio import _TFRecordUtil  # the framing Beam writes
     report_model_loads()
 
     def style_of(sid: int):
@@ -162,15 +169,38 @@ class RenderShardFn(_WithModel):
       state = entry["state"] if entry["state"] is not None else self._cache.get(sid)
       return entry["style"], state
 
-    split, shard, key = task["split"], task["shard"], stg.shard_key(task["split"],
-                                                                     task["shard"])
+    split, shard = task["split"], task["shard"]
+    key = stg.shard_key(split, shard)
     filename = schema.shard_filename(self._name, split, shard, task["num_shards"])
-    final = FileSystems.join(self._staging, filename)
-    tmp = f"{final}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp = stg.tmp_path(self._staging, filename)
     renderer = render.ShardRenderer(self._model.stylizer, style_of, self._cfg, count,
                                     self._model.lock)
-    stats, dead = records.ShardStats(split, shard), []
-    index = records.ShardIndex(filename)
+    try:
+      stats, index, dead = self._write(tmp, filename, renderer, task, pools, key)
+    except BaseException:
+      with contextlib.suppress(Exception):  # an object store keeps what was written
+        FileSystems.delete([tmp])
+      raise
+    lock_file = stg.lock_path(self._staging)
+    check_fence(lock_file, self._token)
+    FileSystems.rename([tmp], [FileSystems.join(self._staging, filename)])
+    out.write_text(stg.work(self._staging, "index", f"{key}.jsonl"), index.text())
+    marker = {"split": split, "shard": shard, "num_shards": task["num_shards"],
+              "file": filename, "file_bytes": stats.bytes, "stats": stats.as_dict(),
+              "dead_letters": dead, "views_planned": task["views"]}
+    check_fence(lock_file, self._token)
+    out.write_text(stg.work(self._staging, "done", f"{key}.json"),
+                   json.dumps(marker, sort_keys=True, ensure_ascii=False))
+    count("records_written", stats.records)
+    count("shards_written")
+    logging.info("wrote %s: %d records, %d dead letters", filename, stats.records,
+                 len(dead))
+    yield {"split": split, "shard": shard, "records": stats.records}
+
+  def _write(self, tmp, filename, renderer, task, pools, key):
+    from apache_beam.io.tfrecordio import _TFRecordUtil  # the framing Beam writes
+    stats = records.ShardStats(task["split"], task["shard"])
+    index, dead = records.ShardIndex(filename), []
     progress = _ProgressNote(stg.work(self._staging, "progress", f"{key}.json"))
     with FileSystems.create(tmp) as f:
       for item in renderer.render(_manifest(task["manifest"]), pools):
@@ -182,19 +212,8 @@ class RenderShardFn(_WithModel):
         _TFRecordUtil.write_record(f, data)
         index.add(data)
         stats.add(item.content, item.style, _TFRecordUtil.encoded_num_bytes(data))
-        progress.update(stats.records)
-    FileSystems.rename([tmp], [final])
-    out.write_text(stg.work(self._staging, "index", f"{key}.jsonl"), index.text())
-    marker = {"split": split, "shard": shard, "num_shards": task["num_shards"],
-              "file": filename, "file_bytes": stats.bytes, "stats": stats.as_dict(),
-              "dead_letters": dead}
-    out.write_text(stg.work(self._staging, "done", f"{key}.json"),
-                   json.dumps(marker, sort_keys=True, ensure_ascii=False))
-    count("records_written", stats.records)
-    count("shards_written")
-    logging.info("wrote %s: %d records, %d dead letters", filename, stats.records,
-                 len(dead))
-    yield {"split": split, "shard": shard, "records": stats.records}
+        progress.update(stats.records + len(dead))
+    return stats, index, dead
 
 
 def _manifest(path: str) -> Iterable[dict]:

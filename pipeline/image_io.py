@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import time
 import warnings
 from typing import Iterator
 
@@ -89,6 +90,19 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS,
   return np.ascontiguousarray(rgb, dtype=np.uint8)
 
 
+#: Pauses between attempts to read an input whose read failed for a passing reason.
+_READ_RETRY_PAUSES_S = (0.5, 2.0)
+
+
+def _permanent(e: Exception) -> bool:
+  """Read errors that retrying cannot fix: the path is not there or not a file."""
+  text = str(e)
+  return (isinstance(e, (FileNotFoundError, IsADirectoryError, NotADirectoryError,
+                         PermissionError))
+          or any(s in text for s in ("No such file", "Is a directory", "Not a directory",
+                                     "not found", "Not Found", "404")))
+
+
 def read_image_bytes(uri: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
   """Reads a local path or any URI Beam's filesystems know (gs://...), bounded in size.
 
@@ -98,19 +112,26 @@ def read_image_bytes(uri: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
   from apache_beam.io.filesystem import CompressionTypes
   from apache_beam.io.filesystems import FileSystems
 
-  chunks: list[bytes] = []
-  total = 0
-  try:
-    # UNCOMPRESSED: AUTO would gunzip "photo.jpg.gz" and hand back different bytes.
-    with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
-      while total <= max_bytes:
-        chunk = f.read(min(_READ_CHUNK, max_bytes + 1 - total))
-        if not chunk:
-          break
-        chunks.append(chunk)
-        total += len(chunk)
-  except Exception as e:
-    raise ImageError(READ_FAILED, f"could not read {uri}: {type(e).__name__}: {e}") from e
+  for attempt, pause in enumerate(_READ_RETRY_PAUSES_S + (None,)):
+    chunks: list[bytes] = []
+    total = 0
+    try:
+      # UNCOMPRESSED: AUTO would gunzip "photo.jpg.gz" and hand back different bytes.
+      with FileSystems.open(uri, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        while total <= max_bytes:
+          chunk = f.read(min(_READ_CHUNK, max_bytes + 1 - total))
+          if not chunk:
+            break
+          chunks.append(chunk)
+          total += len(chunk)
+      break
+    except Exception as e:
+      # A missing file stays missing; an object store's hiccup usually passes, and an
+      # input dead-lettered for it would be lost for good.
+      if pause is None or _permanent(e):
+        raise ImageError(READ_FAILED, f"could not read {uri}: {type(e).__name__}: {e}"
+                         + (f" (after {attempt + 1} attempts)" if attempt else "")) from e
+      time.sleep(pause)
   if total > max_bytes:
     raise ImageError(TOO_LARGE_FILE, f"{uri} is larger than the limit of {max_bytes:,} bytes")
   if not total:

@@ -530,3 +530,32 @@ def test_load_image_errors_name_the_uri(tmp_path):
   with pytest.raises(ImageError) as info:
     load_image(str(path))
   assert info.value.reason == UNRECOGNIZED and str(path) in str(info.value)
+
+
+def test_read_image_bytes_retries_a_passing_error_but_not_a_missing_file(
+    tmp_path, monkeypatch):
+  from apache_beam.io.filesystems import FileSystems
+  from pipeline import image_io
+  path = tmp_path / "photo.jpg"
+  path.write_bytes(b"some bytes")
+  real_open, calls = FileSystems.open, []
+
+  def flaky_open(uri, *args, **kwargs):
+    calls.append(uri)
+    if len(calls) == 1:
+      raise OSError("Connection reset by peer")  # an object store's hiccup
+    return real_open(uri, *args, **kwargs)
+
+  monkeypatch.setattr(image_io, "_READ_RETRY_PAUSES_S", (0.01, 0.01))
+  monkeypatch.setattr(FileSystems, "open", staticmethod(flaky_open))
+  assert read_image_bytes(str(path)) == b"some bytes" and len(calls) == 2
+  calls.clear()
+  with pytest.raises(ImageError) as info:
+    read_image_bytes(str(tmp_path / "missing.jpg"))
+  assert info.value.reason == READ_FAILED and len(calls) == 2  # the flake, then final
+  calls.clear()
+  monkeypatch.setattr(FileSystems, "open", staticmethod(
+      lambda uri, *a, **k: calls.append(uri) or (_ for _ in ()).throw(OSError("reset"))))
+  with pytest.raises(ImageError, match=r"after 3 attempts"):
+    read_image_bytes(str(path))
+  assert len(calls) == 3

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
 from beam_jobs import staging as stg
+from beam_jobs.lock import Lock
 from beam_jobs import stylize
 from tests.conftest import write_photos, write_styles
 from tests.inject import hook_env
@@ -82,10 +85,9 @@ def test_killed_job_resumes_to_identical_shards(tmp_path, inputs, reference, whe
   assert not out.exists()
   done = sorted(p.name for p in (staged / "_work" / "done").glob("*.json"))
   assert len(done) == 2, done
-  half_written = list(staged.glob("*.tmp-*"))
+  half_written = list((staged / "_work" / "tmp").glob("*"))
   assert len(half_written) == (1 if where == "mid_shard" else 0)
-  kept = {p.name: p.stat().st_mtime_ns for p in staged.glob("*.tfrecord-*")
-          if ".tmp-" not in p.name}
+  kept = {p.name: p.stat().st_mtime_ns for p in staged.glob("*.tfrecord-*")}
   assert len(kept) == 2
 
   again = run_job(_args(inputs, out), timeout=300)
@@ -94,7 +96,7 @@ def test_killed_job_resumes_to_identical_shards(tmp_path, inputs, reference, whe
   assert "resuming: 2 shards already done" in again.stderr
   assert "2 shards kept from an earlier run" in again.stdout
   assert shard_bytes(out) == reference  # byte-identical to the uninterrupted run
-  assert not staged.exists() and not list(out.glob("*.tmp-*"))
+  assert not staged.exists() and not (out / "_work").exists()
   assert all((out / name).stat().st_mtime_ns == t for name, t in kept.items())  # not redone
   check_dataset(out, 12, 2, original=True)
 
@@ -137,7 +139,7 @@ def test_rerun_with_another_plan_starts_over_and_says_so(tmp_path, inputs, capfd
 
 def test_second_job_on_the_same_output_is_refused_naming_the_first(tmp_path, inputs):
   out = tmp_path / "out"
-  first = stg.Lock(stg.staging_dir(str(out)))
+  first = Lock(stg.lock_path(stg.staging_dir(str(out))))
   first.acquire()  # a live job: this process
   try:
     with pytest.raises(SystemExit) as e:
@@ -155,11 +157,11 @@ def test_lock_of_a_dead_job_is_taken_over(tmp_path, inputs, capfd):
   out = tmp_path / "out"
   dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                         capture_output=True, text=True, check=True)
-  lock = stg.work(stg.staging_dir(str(out)), "lock.json")
+  lock = stg.lock_path(stg.staging_dir(str(out)))
   os.makedirs(os.path.dirname(lock))
   with open(lock, "w") as f:
-    json.dump({"host": stg.socket.gethostname(), "pid": int(dead.stdout),
-               "started": "yesterday", "heartbeat": stg.time.time(), "token": "old"}, f)
+    json.dump({"host": socket.gethostname(), "pid": int(dead.stdout),
+               "started": "yesterday", "heartbeat": time.time(), "token": "old"}, f)
   stylize.run(_args(inputs, out) + IN_MEMORY)
   assert f"took over the lock of a job that is no longer running (pid " \
          f"{int(dead.stdout)}" in capfd.readouterr().err

@@ -360,3 +360,45 @@ def test_default_stylizer_offline_fails_at_once_naming_the_alternatives(tmp_path
     assert alternative in lines[0]
   assert sorted(p.name for p in tmp_path.iterdir()) == ["content", "styles"]  # no output
   assert seconds < 15, seconds
+
+
+def test_errors_before_planning_say_what_went_wrong(tmp_path, small_inputs, monkeypatch,
+                                                    capfd):
+  base = [f"--content={small_inputs / 'content'}", f"--styles={small_inputs / 'styles'}",
+          "--stylizer=classical"] + IN_MEMORY
+  a_file = small_inputs / "content" / "photo_000.jpg"
+  with pytest.raises(SystemExit) as e:  # a mistyped --output below a file
+    stylize.run(base + [f"--output={a_file}/out"])
+  assert str(e.value).startswith("error: cannot write the staging folder")
+  from beam_jobs import launch
+  monkeypatch.setattr(launch, "list_styles",
+                      lambda args: (_ for _ in ()).throw(OSError("bucket went away")))
+  with pytest.raises(OSError):
+    stylize.run(base + [f"--output={tmp_path / 'out'}"])
+  err = capfd.readouterr().err
+  assert "stylize: the job failed before any work (OSError: bucket went away)" in err
+  assert sorted(p.name for p in tmp_path.iterdir()) == []  # no staging left
+
+
+def test_a_remote_runner_needs_shared_paths_before_any_work(tmp_path, small_inputs):
+  with pytest.raises(SystemExit) as e:
+    stylize.run([f"--content={small_inputs / 'content'}", "--styles=gs://b/paintings",
+                 "--stylizer=tflite:models/magenta", f"--output={tmp_path / 'out'}",
+                 "--runner=DataflowRunner", "--project=p", "--region=r",
+                 "--temp_location=gs://b/tmp"])
+  assert str(e.value) == (
+      "error: with a remote runner the workers cannot read this machine's files: "
+      f"--output={str(tmp_path / 'out')!r}, --content={str(small_inputs / 'content')!r}, "
+      "--stylizer='models/magenta' must be on shared storage (gs://...)")
+  assert not list(tmp_path.iterdir())
+
+
+def test_the_jobs_own_warnings_reach_the_console(tmp_path, small_inputs, capfd):
+  stylize.run([f"--content={small_inputs / 'content'}",
+               f"--styles={small_inputs / 'styles' / 'style_00.png'}",
+               "--stylizer=classical", "--styles_per_content=2", "--image_size=32",
+               f"--output={tmp_path / 'out'}"] + IN_MEMORY)
+  err = capfd.readouterr().err
+  assert ("stylize: WARNING: only 1 style images for --styles_per_content=2: each "
+          "content gets 1 styles") in err
+  assert "apache_beam" not in err and "INFO" not in err

@@ -122,19 +122,22 @@ class HubStylizer(Stylizer):
   def version(self) -> str:
     """The handle; for a local dir, its name and a digest of graph + weight index."""
     if self._version is None:
-      if _is_remote(self.handle):
-        self._version = self.handle
-      else:
-        path = os.path.abspath(self.handle)
+      if self.handle.startswith(("http://", "https://")):
+        self._version = self.handle  # published handles name a fixed version
+      else:  # a folder, local or gs://: its name and what is in it
+        from apache_beam.io.filesystems import FileSystems
+        path = self.handle if _is_remote(self.handle) else os.path.abspath(self.handle)
         digest = hashlib.sha256()
         found = False
-        for part in ("saved_model.pb", os.path.join("variables", "variables.index")):
-          if os.path.isfile(os.path.join(path, part)):
-            with open(os.path.join(path, part), "rb") as f:
+        for part in ("saved_model.pb", "variables/variables.index"):
+          try:
+            with FileSystems.open(FileSystems.join(path, part)) as f:
               digest.update(f.read())
             found = True
+          except Exception:  # absent: validate() says so for a local folder
+            continue
         tag = digest.hexdigest()[:12] if found else "missing"
-        self._version = f"{os.path.basename(path.rstrip(os.sep))}@{tag}"
+        self._version = f"{path.rstrip('/').rsplit('/', 1)[-1]}@{tag}"
     return self._version
 
   def validate(self) -> None:

@@ -146,9 +146,11 @@ class TFLiteStylizer(Stylizer):
   def version(self) -> str:
     if self._version is None:
       transfer_file = self._resolve_transfer_file()
-      path = os.path.join(self._local_model_dir(), transfer_file)
-      with open(path, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
+      digest = hashlib.sha256()  # both halves: either one changes the pixels
+      for name in (PREDICTION_FILE, transfer_file):
+        with open(os.path.join(self._local_model_dir(), name), "rb") as f:
+          digest.update(f.read())
+      digest = digest.hexdigest()
       folder = os.path.basename(self.model_dir.rstrip("/"))
       self._version = (f"{folder}/{PREDICTION_FILE.removesuffix('.tflite')}+"
                        f"{transfer_file.removesuffix('.tflite')}@{digest[:12]}")
