@@ -206,3 +206,32 @@ def test_held_out_styles_come_from_the_records():
   assert groups["stylized"].tolist() == [False, False, True, True, True]
   assert regimes.held_out_styles([1, 2], [1, 3], {"holdout_style_fraction": 0})[0] is None
   assert regimes.held_out_styles([1, 2], [1, 2])[0] is None
+
+
+def test_compare_tables_the_supervised_settings_with_baselines_and_differences(
+    dataset, tmp_path, capsys):
+  from trainer import compare
+  result = compare.main([f"--job-dir={tmp_path / 'cmp'}", "--seeds=0,1",
+                         "--settings=majority class,random-init network,"
+                         "sup-originals/scarce,sup+stylized/scarce", "--scarce=0.5",
+                         *_common(dataset, tmp_path / "unused")[:1], "--image_size=48",
+                         "--width=8", "--batch_size=8", "--max_steps=3",
+                         "--monitor_every=0"])
+  rows = {r["setting"]: r for r in result["supervised_rows"]}
+  assert list(rows) == ["majority class", "random-init network", "sup-originals/scarce",
+                        "sup+stylized/scarce"]
+  assert result["rows"] == []
+  for r in rows.values():
+    assert len(r["orig_balanced_accuracy"]["values"]) == 2
+  # A constant prediction: recall 1 on at most one class of the test originals.
+  assert all(v <= 1 / 4 for v in rows["majority class"]["orig_balanced_accuracy"]["values"])
+  pair = [d for d in result["differences"] if d["baseline"] == "sup-originals/scarce"]
+  assert {d["metric"] for d in pair} == set(compare.SUP_METRICS)
+  d = next(d for d in pair if d["metric"] == "styl_balanced_accuracy")
+  np.testing.assert_allclose(d["per_seed"], np.subtract(
+      rows["sup+stylized/scarce"]["styl_balanced_accuracy"]["values"],
+      rows["sup-originals/scarce"]["styl_balanced_accuracy"]["values"]))
+  out = capsys.readouterr().out
+  assert "supervised classifiers" in out and "sup+stylized/scarce - sup-originals/scarce" in out
+  html = (tmp_path / "cmp" / "comparison.html").read_text()
+  assert "Supervised training: originals only vs + stylized views" in html
