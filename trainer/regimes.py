@@ -101,6 +101,38 @@ def regime_summary(content_labels: dict[int, str], kept: np.ndarray) -> dict:
   return {k: {"contents": v[0], "kept": v[1]} for k, v in sorted(out.items())}
 
 
+def select_data(cfg, files: list[str], index=None) -> dict:
+  """The classes (supervised) and the contents of the data regime, from one scan of
+  the split's ids and labels (or `index`, that scan); {} when neither is needed."""
+  regime = cfg.scarce_fraction < 1 or cfg.imbalance_fraction < 1
+  if cfg.mode != "supervised" and not regime:
+    return {}
+  from trainer.records import DataError
+  index = index or scan_split(files, cfg.label)
+  classes = index.class_names()
+  out = {"label_field": cfg.label, "class_names": list(classes)}
+  if cfg.mode == "supervised" and len(classes) < 2:
+    raise DataError(f"{cfg.data}: split {cfg.split!r} has {len(classes)} "
+                             f"classes of --label={cfg.label}; supervised training "
+                             "needs at least 2")
+  if regime:
+    labels = index.content_labels()
+    thinned = []
+    if cfg.imbalance_fraction < 1:
+      try:
+        thinned = resolve_classes(cfg.imbalance_classes, classes)
+      except ValueError as e:
+        raise DataError(str(e)) from None
+    kept = select_contents(labels, cfg.seed, cfg.scarce_fraction, thinned,
+                                   cfg.imbalance_fraction)
+    out.update(keep_content_ids=tuple(kept.tolist()),
+               regime={"scarce_fraction": cfg.scarce_fraction,
+                       "imbalance_classes": thinned,
+                       "imbalance_fraction": cfg.imbalance_fraction,
+                       "per_class": regime_summary(labels, kept)})
+  return out
+
+
 def held_out_styles(train_style_ids, test_style_ids,
                     plan: Optional[dict] = None) -> tuple[Optional[set], str]:
   """(styles the stylized test views must be in, how they were chosen).

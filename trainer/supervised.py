@@ -24,6 +24,28 @@ from trainer import metrics, regimes
 from trainer.config import Config
 
 
+CLASSES_FILE = "classes.json"
+
+
+def write_classes(selection: dict, folder: str) -> None:
+  checkpoints.write_json(os.path.join(folder, CLASSES_FILE),
+                         {"label_field": selection["label_field"],
+                          "class_names": selection["class_names"]})
+
+
+def read_classes(folder: str) -> dict | None:
+  return checkpoints.read_json(os.path.join(folder, CLASSES_FILE))
+
+
+def check_classes(selection: dict, ckpt_dir: str) -> None:
+  saved = read_classes(ckpt_dir)
+  if saved and saved["class_names"] != selection["class_names"]:
+    raise checkpoints.ModelConfigError(
+        f"the classes of --label={selection['label_field']} in this data "
+        f"({selection['class_names']}) differ from the checkpoint's "
+        f"({saved['class_names']}, {os.path.join(ckpt_dir, CLASSES_FILE)})")
+
+
 def _restore(mcfg, ckpt_dir: str, num_classes: int):
   """(encoder, classifier) of the latest checkpoint, every weight checked."""
   from trainer.model import build_model
@@ -63,15 +85,14 @@ def _row(name: str, kind: str, y_true, y_pred, groups: dict, k: int) -> dict:
 def evaluate(cfg: Config) -> dict:
   """The supervised table on cfg.probe_test_split; writes supervised.json."""
   import keras
-  from trainer import train
   from trainer.model import build_model
   from trainer.steps import classifier_head
   mcfg = checkpoints.saved_model_config(cfg, cfg.checkpoint_dir)
   cfg = checkpoints.adopt(cfg, mcfg)
-  classes = train.read_classes(cfg.checkpoint_dir)
+  classes = read_classes(cfg.checkpoint_dir)
   if classes is None:
     raise checkpoints.ModelConfigError(
-        f"no {train.CLASSES_FILE} in {cfg.checkpoint_dir}: not a supervised run")
+        f"no {CLASSES_FILE} in {cfg.checkpoint_dir}: not a supervised run")
   names, label_field = classes["class_names"], classes["label_field"]
   k = len(names)
   trained = _restore(mcfg, cfg.checkpoint_dir, k)
@@ -82,7 +103,7 @@ def evaluate(cfg: Config) -> dict:
   train_files = data_lib.resolve_files(cfg.data, cfg.split)
   test_files = data_lib.resolve_files(cfg.data, cfg.probe_test_split)
   index = regimes.scan_split(train_files, label_field)
-  selection = train.select_data(cfg, train_files, index)
+  selection = regimes.select_data(cfg, train_files, index)
   kept = selection.get("keep_content_ids")
   used = index.content_labels()
   if kept is not None:

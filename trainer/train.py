@@ -30,15 +30,12 @@ from trainer import checkpoints
 from trainer import data as data_lib
 from trainer import distribute
 from trainer import monitor as monitor_lib
-from trainer import regimes
+from trainer import regimes, supervised
 from trainer.config import Config
 from trainer.model import export_saved_model
 from trainer.steps import build_trainables, make_objective, make_train_step
 
 log = logging.getLogger("trainer")
-
-
-CLASSES_FILE = "classes.json"
 
 
 def data_config(cfg: Config, steps_per_epoch: int = 0,
@@ -54,37 +51,6 @@ def data_config(cfg: Config, steps_per_epoch: int = 0,
                              label_field=cfg.label,
                              class_names=tuple(sel.get("class_names", ())),
                              train_views=cfg.train_views)
-
-
-def select_data(cfg: Config, files: list[str], index=None) -> dict:
-  """The classes (supervised) and the contents of the data regime, from one scan of
-  the split's ids and labels (or `index`, that scan); {} when neither is needed."""
-  regime = cfg.scarce_fraction < 1 or cfg.imbalance_fraction < 1
-  if cfg.mode != "supervised" and not regime:
-    return {}
-  index = index or regimes.scan_split(files, cfg.label)
-  classes = index.class_names()
-  out = {"label_field": cfg.label, "class_names": list(classes)}
-  if cfg.mode == "supervised" and len(classes) < 2:
-    raise data_lib.DataError(f"{cfg.data}: split {cfg.split!r} has {len(classes)} "
-                             f"classes of --label={cfg.label}; supervised training "
-                             "needs at least 2")
-  if regime:
-    labels = index.content_labels()
-    thinned = []
-    if cfg.imbalance_fraction < 1:
-      try:
-        thinned = regimes.resolve_classes(cfg.imbalance_classes, classes)
-      except ValueError as e:
-        raise data_lib.DataError(str(e)) from None
-    kept = regimes.select_contents(labels, cfg.seed, cfg.scarce_fraction, thinned,
-                                   cfg.imbalance_fraction)
-    out.update(keep_content_ids=tuple(kept.tolist()),
-               regime={"scarce_fraction": cfg.scarce_fraction,
-                       "imbalance_classes": thinned,
-                       "imbalance_fraction": cfg.imbalance_fraction,
-                       "per_class": regimes.regime_summary(labels, kept)})
-  return out
 
 
 def steps_per_epoch(cfg: Config, dcfg: data_lib.DataConfig) -> int:
@@ -118,25 +84,6 @@ def input_stream(strategy, dcfg: data_lib.DataConfig, start_step: int,
       lambda ctx: make(dcfg, ctx, epoch=epoch, skip_steps=skip))
 
 
-def _write_classes(selection: dict, folder: str) -> None:
-  checkpoints.write_json(os.path.join(folder, CLASSES_FILE),
-                         {"label_field": selection["label_field"],
-                          "class_names": selection["class_names"]})
-
-
-def read_classes(folder: str) -> dict | None:
-  return checkpoints.read_json(os.path.join(folder, CLASSES_FILE))
-
-
-def _check_classes(selection: dict, ckpt_dir: str) -> None:
-  saved = read_classes(ckpt_dir)
-  if saved and saved["class_names"] != selection["class_names"]:
-    raise checkpoints.ModelConfigError(
-        f"the classes of --label={selection['label_field']} in this data "
-        f"({selection['class_names']}) differ from the checkpoint's "
-        f"({saved['class_names']}, {os.path.join(ckpt_dir, CLASSES_FILE)})")
-
-
 def _determinism(cfg: Config, strategy) -> bool:
   """Turns TF op determinism on when asked (default: without GPU/TPU); returns whether
   this call turned it on, so pretrain() can restore the process's setting."""
@@ -166,8 +113,8 @@ def _pretrain(cfg: Config, strategy) -> dict:
   chief = distribute.is_chief(strategy)
   files = data_lib.resolve_files(cfg.data, cfg.split)
   data_lib.check_shards(files)
-  supervised = cfg.mode == "supervised"
-  selection = select_data(cfg, files)
+  is_supervised = cfg.mode == "supervised"
+  selection = regimes.select_data(cfg, files)
   spe = steps_per_epoch(cfg, data_config(cfg, 0, selection))
   dcfg = data_config(cfg, spe, selection)
   total_steps = cfg.max_steps or cfg.epochs * spe
@@ -178,8 +125,8 @@ def _pretrain(cfg: Config, strategy) -> dict:
   ckpt_dir = distribute.worker_dir(cfg.checkpoint_dir, strategy, chief)
   if tf.train.latest_checkpoint(ckpt_dir):
     checkpoints.check_resume(mcfg, ckpt_dir)
-  if supervised and tf.train.latest_checkpoint(ckpt_dir):
-    _check_classes(selection, ckpt_dir)
+  if is_supervised and tf.train.latest_checkpoint(ckpt_dir):
+    supervised.check_classes(selection, ckpt_dir)
   t = build_trainables(cfg, strategy, total_steps, len(selection.get("class_names", ())))
   ckpt = t.checkpoint()
   manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=3)
@@ -191,14 +138,14 @@ def _pretrain(cfg: Config, strategy) -> dict:
     log.info("resumed from checkpoint %s at step %d", manager.latest_checkpoint, start)
   elif chief:
     checkpoints.write_model_config(mcfg, cfg.checkpoint_dir)
-    if supervised:
-      _write_classes(selection, cfg.checkpoint_dir)
+    if is_supervised:
+      supervised.write_classes(selection, cfg.checkpoint_dir)
   if start >= total_steps:
     log.info("already trained %d of %d steps", start, total_steps)
   curves = checkpoints.load_curves(ckpt_dir, start) if start else {}
   curve = curves.get("loss", [])
 
-  iterator = iter(input_stream(strategy, dcfg, start, supervised))
+  iterator = iter(input_stream(strategy, dcfg, start, is_supervised))
   train_step = make_train_step(cfg, strategy, t, make_objective(cfg, t.head))
   monitor = None
   if sample is not None:
@@ -258,15 +205,16 @@ def _pretrain(cfg: Config, strategy) -> dict:
   monitor_seconds = monitor.seconds if monitor else 0.0
 
   export_dir = distribute.worker_dir(cfg.model_dir, strategy, chief)
-  export_saved_model(t.model, mcfg, export_dir, classifier=t.head if supervised else None)
+  export_saved_model(t.model, mcfg, export_dir, classifier=t.head if is_supervised else None)
   checkpoints.write_model_config(mcfg, os.path.join(export_dir, "assets"))
-  if supervised:
-    _write_classes(selection, os.path.join(export_dir, "assets"))
+  if is_supervised:
+    supervised.write_classes(selection, os.path.join(export_dir, "assets"))
   if not chief:  # the throwaway copies of non-chief workers
     shutil.rmtree(os.path.dirname(export_dir), ignore_errors=True)
 
   metrics = {
-      "mode": "supervised" if supervised else "pretrain", "strategy": distribute.strategy_name(strategy),
+      "mode": "supervised" if is_supervised else "pretrain",
+      "strategy": distribute.strategy_name(strategy),
       "replicas": strategy.num_replicas_in_sync, "steps": final,
       "steps_per_epoch": spe, "resumed_from_step": start,
       "first_logged_loss": curve[0]["loss"] if curve else None,
