@@ -198,6 +198,25 @@ def test_probe_robustness_columns_use_only_held_out_styles(dataset, tmp_path, ca
   assert "never seen in training" in capsys.readouterr().out
 
 
+def test_bad_supervised_data_fails_before_training(tmp_path):
+  from trainer import config
+  from trainer.records import DataError
+  index = regimes.SplitIndex(np.array([1, 1, 2, 2]), np.array([5, 6, 5, 7]),
+                             np.array(["a", "a", "b", "b"], dtype=object))
+  cfg = config.parse(["--data=d", f"--job-dir={tmp_path}", "--mode=supervised",
+                      "--train_views=originals"])
+  with pytest.raises(DataError, match="no original views"):
+    regimes.select_data(cfg, [], index)
+  one_class = regimes.SplitIndex(index.content_ids, index.style_ids,
+                                 np.array(["a"] * 4, dtype=object))
+  with pytest.raises(DataError, match="1 classes .* needs at least 2"):
+    regimes.select_data(cfg, [], one_class)
+  cfg = config.parse(["--data=d", f"--job-dir={tmp_path}", "--mode=supervised",
+                      "--imbalance_fraction=0.5", "--imbalance_classes=c"])
+  with pytest.raises(DataError, match="not among the training classes"):
+    regimes.select_data(cfg, [], index)
+
+
 def test_held_out_styles_come_from_the_records():
   held, how = regimes.held_out_styles([-1, 1, 2], [-1, 1, 3, 3, 4])
   assert held == {3, 4} and "2 styles never seen" in how

@@ -111,10 +111,14 @@ def select_data(cfg, files: list[str], index=None) -> dict:
   index = index or scan_split(files, cfg.label)
   classes = index.class_names()
   out = {"label_field": cfg.label, "class_names": list(classes)}
-  if cfg.mode == "supervised" and len(classes) < 2:
-    raise DataError(f"{cfg.data}: split {cfg.split!r} has {len(classes)} "
-                             f"classes of --label={cfg.label}; supervised training "
-                             "needs at least 2")
+  supervised = cfg.mode == "supervised"
+  if supervised and len(classes) < 2:
+    raise DataError(f"{cfg.data}: split {cfg.split!r} has {len(classes)} classes of "
+                    f"--label={cfg.label}; supervised training needs at least 2")
+  if supervised and cfg.train_views == "originals" and not (index.style_ids < 0).any():
+    raise DataError(f"{cfg.data}: split {cfg.split!r} has no original views (the "
+                    "dataset job's --include_original); --train_views=originals needs "
+                    "them")
   if regime:
     labels = index.content_labels()
     thinned = []
@@ -124,7 +128,7 @@ def select_data(cfg, files: list[str], index=None) -> dict:
       except ValueError as e:
         raise DataError(str(e)) from None
     kept = select_contents(labels, cfg.seed, cfg.scarce_fraction, thinned,
-                                   cfg.imbalance_fraction)
+                           cfg.imbalance_fraction)
     out.update(keep_content_ids=tuple(kept.tolist()),
                regime={"scarce_fraction": cfg.scarce_fraction,
                        "imbalance_classes": thinned,
