@@ -146,9 +146,13 @@ def test_comparison_runner_tables_settings_over_three_seeds(trained, tmp_path, c
   from trainer import compare
   args = [a for a in trained["args"] if not a.startswith("--job-dir")]
   result = compare.main([f"--job-dir={tmp_path / 'cmp'}", "--seeds=0,1,2",
-                         "--settings=random-init,style-contrastive"] + args)
+                         "--settings=majority/chance,random-init,style-contrastive"]
+                        + args)
   rows = {r["setting"]: r for r in result["rows"]}
-  assert set(rows) == {"random-init", "style-contrastive"}
+  assert list(rows) == ["majority/chance", "random-init", "style-contrastive"]
+  chance = rows.pop("majority/chance")
+  assert chance["balanced_accuracy"]["values"] == [pytest.approx(1 / 6)] * 3
+  assert all(d["setting"] != "majority/chance" for d in result["differences"])
   for r in rows.values():
     values = r["balanced_accuracy"]["values"]
     assert len(values) == 3 and all(0 <= v <= 1 for v in values)

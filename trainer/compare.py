@@ -3,15 +3,16 @@
   python -m trainer.compare --data=out/demo/stylized --job-dir=runs/compare \\
       --seeds=0,1,2 [any trainer flag, e.g. --max_steps=300 --image_size=64]
 
-Contrastive settings (`--settings=contrastive`, the default): `random-init` (no
-pretraining: the probe's random encoder), `augment-only` (SimCLR on crop/colour
-augmentations of the original view, no stylization), `style-contrastive` (positives are
-two styles of one content, light augmentation), `style+augment` (both). `--settings=
-style-p`: random-init, augment-only and `augment+style-p0.25` / `-p0.5` (SASSL-style:
-the second view replaced by a stylized view of the content with probability p). Each is
-pretrained and probed the same way: the probe's balanced accuracy, kNN accuracy,
-content/style retrieval mAP, and the style robustness columns (probe balanced accuracy
-on the test originals, on its stylized views, their ratio).
+Contrastive settings (`--settings=contrastive`, the default): `majority/chance` (the
+probe's majority class and chance retrieval), `random-init` (no pretraining: the
+probe's random encoder), `augment-only` (SimCLR on crop/colour augmentations of the
+original view, no stylization), `style-contrastive` (positives are two styles of one
+content, light augmentation), `style+augment` (both). `--settings=style-p`:
+majority/chance, random-init, augment-only and `augment+style-p0.25` / `-p0.5`
+(SASSL-style: the second view replaced by a stylized view of the content with
+probability p). Each is pretrained and probed the same way: the probe's balanced
+accuracy, kNN accuracy, content/style retrieval mAP, and the style robustness columns
+(probe balanced accuracy on the test originals, on its stylized views, their ratio).
 
 Supervised settings (`--settings=supervised`): a classifier trained on the original
 views only (`sup-originals/...`) or on originals + stylized views (`sup+stylized/...`),
@@ -50,8 +51,10 @@ VIEWS = {"sup-originals": ["--mode=supervised", "--train_views=originals"],
 SUPERVISED = {f"{v}/{r}": args for r in REGIMES for v, args in VIEWS.items()}
 SUP_BASELINES = ("majority class", "random-init network")
 GROUPS = {
-    "contrastive": ["random-init", "augment-only", "style-contrastive", "style+augment"],
-    "style-p": ["random-init", "augment-only", "augment+style-p0.25", "augment+style-p0.5"],
+    "contrastive": ["majority/chance", "random-init", "augment-only", "style-contrastive",
+                    "style+augment"],
+    "style-p": ["majority/chance", "random-init", "augment-only", "augment+style-p0.25",
+                "augment+style-p0.5"],
     "supervised": [*SUP_BASELINES, *SUPERVISED],
 }
 ROBUSTNESS = ("orig_balanced_accuracy", "styl_balanced_accuracy", "style_ratio")
@@ -82,6 +85,18 @@ def _row_metrics(probe: dict, encoder: str) -> dict:
           "knn_accuracy": row["metrics"]["knn/accuracy"],
           **{f"{kind}_map": emb[kind]["map"] if emb and emb[kind]["map"] is not None
              else float("nan") for kind in ("content", "style")},
+          **_robustness(row["robustness"]["linear"])}
+
+
+def _chance_metrics(probe: dict) -> dict:
+  """The probe's majority-class row and chance retrieval, as a row of the table (its
+  kNN column: the majority class's plain accuracy)."""
+  row = next(r for r in probe["rows"] if r["name"] == "majority class")
+  chance = next((r for r in probe["retrieval"] if r["encoder"] == "chance"), None)
+  return {"balanced_accuracy": row["linear"]["balanced_accuracy"],
+          "knn_accuracy": row["linear"]["accuracy"],
+          **{f"{kind}_map": _nan(chance[kind]["map"]) if chance else float("nan")
+             for kind in ("content", "style")},
           **_robustness(row["robustness"]["linear"])}
 
 
@@ -211,17 +226,18 @@ def main(argv=None) -> dict:
   args, trainer_args = p.parse_known_args(argv)
   seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
   settings = _expand(args.settings)
-  known = {*SETTINGS, "random-init", *SUPERVISED, *SUP_BASELINES}
+  known = {*SETTINGS, "random-init", "majority/chance", *SUPERVISED, *SUP_BASELINES}
   unknown = set(settings) - known
   if unknown or len(seeds) < 1:
     raise SystemExit(f"error: unknown settings {sorted(unknown)} or no seeds")
   if len(seeds) < 3:
     print("warning: fewer than 3 seeds: the spread means little", file=sys.stderr)
-  contrastive = [s for s in settings if s in SETTINGS or s == "random-init"]
+  contrastive = [s for s in settings
+                 if s in SETTINGS or s in ("random-init", "majority/chance")]
   supervised = [s for s in settings if s in SUPERVISED or s in SUP_BASELINES]
   values: dict[str, dict[str, list]] = {
       s: {m: [] for m in (METRICS if s in contrastive else SUP_METRICS)} for s in settings}
-  trained = [s for s in contrastive if s != "random-init"] or (
+  trained = [s for s in contrastive if s in SETTINGS] or (
       ["augment-only"] if contrastive else [])
   sup_trained = [s for s in supervised if s in SUPERVISED] or (
       ["sup-originals/full"] if supervised else [])
@@ -231,9 +247,12 @@ def main(argv=None) -> dict:
       if setting in values:
         for m, v in _row_metrics(probe, "pretrained encoder").items():
           values[setting][m].append(v)
-      if "random-init" in values and setting == trained[0]:
-        for m, v in _row_metrics(probe, "random-init encoder").items():
-          values["random-init"][m].append(v)
+      if setting == trained[0]:
+        for name, got in (("random-init", lambda: _row_metrics(probe, "random-init encoder")),
+                          ("majority/chance", lambda: _chance_metrics(probe))):
+          if name in values:
+            for m, v in got().items():
+              values[name][m].append(v)
     for setting in sup_trained:
       sup = _run(setting, seed, args, trainer_args)["supervised"]
       names = ([setting] if setting in values else []) + (
