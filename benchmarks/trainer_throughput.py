@@ -312,7 +312,7 @@ def stage_costs(dcfg, load: CpuMonitor, pairs: int = 512, repeats: int = 5) -> l
 
   def recs(i, g):
     s = seeds(i)
-    a, b = data_lib.choose_views(g[1], s[0], dcfg)
+    a, b = data_lib.choose_views(g[0], g[1], s[0], dcfg)
     return [data_lib.parse_lean(g[0][a]), data_lib.parse_lean(g[0][b])], s
 
   def window(rec, s):

@@ -121,3 +121,23 @@ def test_warmup_and_monitor_flags_are_checked(tmp_path):
   with pytest.raises(SystemExit, match="--monitor_every must be >= 0"):
     config.parse(base + ["--monitor_every=-1"])
   assert config.parse(base + ["--monitor_every=0"]).monitor_every == 0
+
+
+def test_supervised_regime_and_style_probability_flags_are_checked(tmp_path):
+  base = ["--data=d", f"--job-dir={tmp_path}"]
+  for bad, message in [
+      (["--style_probability=0.5"], "--style_probability needs --pair_mode=augment"),
+      (["--pair_mode=augment", "--style_probability=1.5"], "must be in \\[0, 1\\]"),
+      (["--mode=supervised", "--train_views=stylized"], "--train_views must be"),
+      (["--scarce_fraction=0"], "must be in \\(0, 1\\]"),
+      (["--imbalance_fraction=1.2"], "must be in \\(0, 1\\]"),
+      (["--label=style"], "--label must be"),
+  ]:
+    with pytest.raises(SystemExit, match=message):
+      config.parse(base + bad)
+  cfg = config.parse(base + ["--mode=supervised", "--train_views=originals",
+                             "--imbalance_fraction=0.2", "--imbalance_classes=a,b"])
+  assert (cfg.mode, cfg.train_views, cfg.imbalance_fraction, cfg.imbalance_classes) == \
+      ("supervised", "originals", 0.2, "a,b")
+  cfg = config.parse(base + ["--pair_mode=augment", "--style_probability=0.25"])
+  assert cfg.style_probability == 0.25

@@ -48,10 +48,20 @@ def test_probe_from_tfrecords_has_baselines_retrieval_and_a_report(trained):
   kinds = {(r["encoder"], r["representation"]) for r in probe["retrieval"]}
   assert ("pretrained encoder", "embedding") in kinds and ("chance", "-") in kinds
   assert "content-disjoint" in probe["note"] or "held out" in probe["note"]
+  # Style robustness columns: this dataset holds no style out, so every stylized test
+  # view counts, and the table says so.
+  rob = probe["robustness"]
+  assert rob["stylized_styles"].startswith("styles also used in training")
+  assert rob["n_original"] + rob["n_stylized"] == probe["n_test"]
+  for r in rows.values():
+    lin = r["robustness"]["linear"]
+    assert (lin["original"]["n"], lin["stylized"]["n"]) == (rob["n_original"],
+                                                            rob["n_stylized"])
   saved = json.loads((trained["job"] / "probe.json").read_text())
   assert _rows(saved["probe"]).keys() == rows.keys()
   html = (trained["job"] / "report.html").read_text()
   assert "majority class" in html and html.count("data:image/png;base64,") >= 3
+  assert "bal. acc. stylized" in html and "stylized / originals" in html
 
 
 MODEL_FLAGS = ("--image_size", "--width", "--embedding_dim", "--projection_dim")
@@ -136,9 +146,13 @@ def test_comparison_runner_tables_settings_over_three_seeds(trained, tmp_path, c
   from trainer import compare
   args = [a for a in trained["args"] if not a.startswith("--job-dir")]
   result = compare.main([f"--job-dir={tmp_path / 'cmp'}", "--seeds=0,1,2",
-                         "--settings=random-init,style-contrastive"] + args)
+                         "--settings=majority/chance,random-init,style-contrastive"]
+                        + args)
   rows = {r["setting"]: r for r in result["rows"]}
-  assert set(rows) == {"random-init", "style-contrastive"}
+  assert list(rows) == ["majority/chance", "random-init", "style-contrastive"]
+  chance = rows.pop("majority/chance")
+  assert chance["balanced_accuracy"]["values"] == [pytest.approx(1 / 6)] * 3
+  assert all(d["setting"] != "majority/chance" for d in result["differences"])
   for r in rows.values():
     values = r["balanced_accuracy"]["values"]
     assert len(values) == 3 and all(0 <= v <= 1 for v in values)

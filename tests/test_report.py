@@ -288,3 +288,34 @@ def test_comparison_shows_per_seed_differences(good):
   assert "Per-seed differences" in text
   assert "ntxent − random-init" in text and "+0.300, +0.310, +0.320" in text
   assert "larger than the spread" in text
+
+
+def test_probe_table_has_style_robustness_columns(tmp_path):
+  res = make_results()
+  res["probe"]["robustness"] = {"n_original": 216, "n_stylized": 432,
+                                "stylized_styles": "3 styles never seen in training"}
+  res["probe"]["rows"][-1]["robustness"] = {"linear": {
+      "original": {"balanced_accuracy": 0.812}, "stylized": {"balanced_accuracy": 0.406},
+      "ratio": 0.5}}
+  text = _render(tmp_path, res)
+  for needle in ("bal. acc. originals", "bal. acc. stylized", "stylized / originals",
+                 "0.812", "0.406", "0.500", "3 styles never seen in training"):
+    assert needle in text
+
+
+def test_supervised_comparison_shows_robustness_columns_and_differences(tmp_path):
+  res = make_results()
+  row = {"setting": "sup+stylized/scarce", "mean": 0.52, "std": 0.03,
+         "values": [0.5, 0.51, 0.55],
+         "columns": {"orig bal.acc": {"mean": 0.52, "std": 0.03},
+                     "styl bal.acc": {"mean": 0.447, "std": 0.02},
+                     "styl/orig": {"mean": 0.861, "std": 0.01}}}
+  res["supervised_comparison"] = {
+      "metric": "orig bal.acc (test split)", "seeds": [0, 1, 2], "rows": [row],
+      "differences": [{"setting": "sup+stylized/scarce", "baseline": "sup-originals/scarce",
+                       "per_seed": [0.01, -0.02, 0.03], "mean": 0.0067,
+                       "words": "within the spread"}]}
+  text = _render(tmp_path, res)
+  assert "Supervised training: originals only vs + stylized views" in text
+  assert "styl bal.acc" in text and "0.447 ± 0.020" in text and "0.861" in text
+  assert "sup+stylized/scarce − sup-originals/scarce" in text and "within the spread" in text

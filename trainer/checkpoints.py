@@ -43,13 +43,13 @@ def model_config(cfg: Config) -> ModelConfig:
   return ModelConfig(weights=cfg.weights, **{k: getattr(cfg, k) for k in MODEL_FLAGS})
 
 
-def _write_json(path: str, obj) -> None:
+def write_json(path: str, obj) -> None:
   tf.io.gfile.makedirs(os.path.dirname(path))
   with tf.io.gfile.GFile(path, "w") as f:
     json.dump(obj, f, indent=2)
 
 
-def _read_json(path: str):
+def read_json(path: str):
   if not tf.io.gfile.exists(path):
     return None
   with tf.io.gfile.GFile(path) as f:
@@ -58,12 +58,12 @@ def _read_json(path: str):
 
 def write_model_config(mcfg: ModelConfig, folder: str) -> str:
   path = os.path.join(folder, CONFIG_FILE)
-  _write_json(path, dataclasses.asdict(mcfg))
+  write_json(path, dataclasses.asdict(mcfg))
   return path
 
 
 def read_model_config(folder: str) -> Optional[dict]:
-  return _read_json(os.path.join(folder, CONFIG_FILE))
+  return read_json(os.path.join(folder, CONFIG_FILE))
 
 
 def _differences(want: dict, saved: dict, keys) -> list[str]:
@@ -173,12 +173,12 @@ def load_encoder(checkpoint_dir: str, cfg: Optional[Config] = None):
 
 
 def save_curves(checkpoint_dir: str, curves: dict) -> None:
-  _write_json(os.path.join(checkpoint_dir, CURVES_FILE), curves)
+  write_json(os.path.join(checkpoint_dir, CURVES_FILE), curves)
 
 
 def load_curves(checkpoint_dir: str, upto_step: int) -> dict:
   """The curves logged before a checkpoint at `upto_step` (a resumed run continues
   them); entries after it were logged by the killed run and are redone."""
-  saved = _read_json(os.path.join(checkpoint_dir, CURVES_FILE)) or {}
+  saved = read_json(os.path.join(checkpoint_dir, CURVES_FILE)) or {}
   return {name: [p for p in points if p["step"] <= upto_step]
           for name, points in saved.items()}

@@ -16,7 +16,7 @@ from typing import Optional
 
 from trainer import config_files
 
-MODES = ("pretrain", "probe", "all")
+MODES = ("pretrain", "probe", "all", "supervised")
 LOSSES = ("ntxent", "supcon", "pairwise", "pair_classifier")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 
@@ -41,6 +41,13 @@ class Config:
   margin: float = 0.5
   style_loss_weight: float = 0.5
   pair_mode: str = "styles"
+  style_probability: float = 0.0
+  # Supervised mode and data regimes.
+  label: str = "content_primary_label"
+  train_views: str = "all"
+  scarce_fraction: float = 1.0
+  imbalance_classes: str = "half"
+  imbalance_fraction: float = 1.0
   # Optimisation.
   batch_size: int = 64
   epochs: int = 10
@@ -97,7 +104,8 @@ _HELP = {
     "data": "dataset folder written by beam_jobs.stylize, or a glob of shards",
     "job_dir": "where checkpoints, TensorBoard logs, the exported model and "
                "metrics.json go (AIP_* variables override the first three)",
-    "mode": "pretrain, probe (linear probe of a trained encoder) or all",
+    "mode": "pretrain, probe (linear probe of a trained encoder), all (both), or "
+            "supervised (a classifier on --label, evaluated on the test split)",
     "backbone": "small_cnn (CPU), mobilenet_v2 (the original experiments'), resnet50",
     "weights": "local ImageNet weights file for mobilenet_v2/resnet50 (default: none)",
     "style_head": "also train a style embedding (positives: same style id)",
@@ -105,6 +113,19 @@ _HELP = {
             "pair_classifier (the original work's Siamese classifier)",
     "pair_mode": "styles: positives are two styles of one content; augment: two "
                  "augmentations of one view (the no-stylization baseline)",
+    "style_probability": "augment mode: probability that the second view of a pair is "
+                         "replaced by a stylized view of the same content, before "
+                         "crop/colour augmentation (0: augment-only)",
+    "label": "supervised mode: the label to classify, content_primary_label or "
+             "content_supercategory",
+    "train_views": "supervised mode: originals (unstylized views only) or all "
+                   "(originals + stylized, one view of a content drawn per step)",
+    "scarce_fraction": "keep this fraction of every class's training contents "
+                       "(seeded, whole contents)",
+    "imbalance_classes": "classes thinned by --imbalance_fraction: comma-separated "
+                         "names, or half (the first half of the sorted class names)",
+    "imbalance_fraction": "keep this fraction of the --imbalance_classes' training "
+                          "contents (1: no imbalance)",
     "batch_size": "global batch of contents (pairs) per step",
     "steps_per_epoch": "0: contents in the split / batch size",
     "max_steps": "stop after this many steps in all (0: epochs x steps_per_epoch)",
@@ -134,8 +155,8 @@ _NOT_FLAGS = ("argv", "explicit")
 def build_parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(
       prog="python -m trainer.task",
-      description="Siamese contrastive pretraining and linear probing on stylized "
-                  "TFRecords.")
+      description="Siamese contrastive pretraining, linear probing and supervised "
+                  "training on stylized TFRecords.")
   p.add_argument("--config", help="a recipe name (" + ", ".join(
       config_files.available()) + ") or a .py/.json file of settings (keys as the "
       "flags, with _); flags override single keys")
@@ -187,6 +208,15 @@ def parse(argv=None) -> Config:
       (cfg.warmup_steps < 0, "--warmup_steps must be >= 0"),
       (cfg.max_steps and cfg.warmup_steps >= cfg.max_steps,
        "--warmup_steps must be < --max_steps"),
+      (not 0.0 <= cfg.style_probability <= 1.0, "--style_probability must be in [0, 1]"),
+      (cfg.style_probability > 0 and cfg.pair_mode != "augment",
+       "--style_probability needs --pair_mode=augment (styles mode pairs two stylized "
+       "views already)"),
+      (cfg.train_views not in ("originals", "all"), "--train_views must be originals or all"),
+      (cfg.label not in ("content_primary_label", "content_supercategory"),
+       "--label must be content_primary_label or content_supercategory"),
+      (not (0.0 < cfg.scarce_fraction <= 1.0 and 0.0 < cfg.imbalance_fraction <= 1.0),
+       "--scarce_fraction and --imbalance_fraction must be in (0, 1]"),
       (cfg.monitor_every < 0 or cfg.monitor_samples < 2,
        "--monitor_every must be >= 0 and --monitor_samples >= 2"),
   ]

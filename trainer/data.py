@@ -8,7 +8,14 @@ is bounded by the shuffle buffer, never by the dataset size.
 A batch holds B contents: `view_a[i]`, `view_b[i]` share `content_id[i]` and differ in
 style (`style_a[i] != style_b[i]`; -1 is the unstylized original). Negatives are the
 other contents of the batch; the objectives mask any repeated content id, so no
-negative ever shares the positive's content.
+negative ever shares the positive's content. In augment mode both views start from the
+original, and with `style_probability` p the second is replaced, with probability p,
+by a stylized view of the same content before the crop / colour augmentation (SASSL's
+use of style transfer: one augmentation among others).
+
+Supervised batches (`make_supervised_dataset`) hold one view per content with its
+class index: the original only, or any of its views drawn at random each epoch.
+`keep_content_ids` (trainer.regimes) restricts either stream to whole contents.
 
 Resume. With `steps_per_epoch` set (the trainer always sets it), every epoch is exactly
 that many global batches: its groups are cut (or cycled, if a few contents were
@@ -26,15 +33,18 @@ decode whole -> resize -> crop -> resize.
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
 import tensorflow as tf
 
+import tfrecords_schema as schema
 from trainer.records import (DataError, check_shards, decode_view,  # noqa: F401
                              decode_window, find_bad_shard, group_views,
                              is_stylized_dataset, make_record_dataset, parse_lean,
                              read_metadata, read_shard, resolve_files)
 
 PAIR_MODES = ("styles", "augment")
+TRAIN_VIEWS = ("originals", "all")
 
 
 @dataclasses.dataclass
@@ -52,6 +62,13 @@ class DataConfig:
   seed: int = 0
   steps_per_epoch: int = 0       # 0: an epoch is every content once (batches may
   #                                straddle epochs); >0: exactly this many global steps
+  style_probability: float = 0.0  # augment mode: P(view b is a stylized view)
+  keep_content_ids: Optional[tuple] = None  # None: every content; else only these
+  # Supervised examples: the label field, its class names (index = class), and which
+  # views are fed: "originals" or "all" (originals + stylized, one drawn per step).
+  label_field: str = "content_primary_label"
+  class_names: tuple = ()
+  train_views: str = "all"
 
 
 def crop_window(height, width, seed) -> tf.Tensor:
@@ -95,13 +112,38 @@ def train_view(rec: dict, size: int, seed, augment: bool, strong: bool):
   return img
 
 
-def choose_views(n, seed, cfg: DataConfig):
-  """Indices (i, j) of the two views of a group: distinct ones in styles mode; in
-  augment mode view 0 twice (the unstylized original when the dataset has one), so
-  positives owe nothing to stylization."""
-  s = tf.random.experimental.stateless_split(seed, 2)
+def view_styles(views, n) -> tf.Tensor:
+  """style_id of each of a group's n views (-1: the original), parsed alone."""
+  spec = {"style_id": schema.feature_spec()["style_id"]}
+  return tf.io.parse_example(views[:n], spec)["style_id"]
+
+
+def _random_among(mask, seed):
+  """Index of a uniformly drawn True of `mask`; -1 when there is none."""
+  count = tf.reduce_sum(tf.cast(mask, tf.int32))
+  k = tf.random.stateless_uniform([], seed, 0, tf.maximum(count, 1), tf.int32)
+  where = tf.cast(tf.where(mask)[:, 0], tf.int32)
+  return tf.cond(count > 0, lambda: where[tf.minimum(k, count - 1)], lambda: -1)
+
+
+def choose_views(views, n, seed, cfg: DataConfig):
+  """Indices (i, j) of the two views of a group.
+
+  styles mode: two distinct views. augment mode: the original twice (view 0 when the
+  group has no original), so positives owe nothing to stylization; with
+  style_probability p, j is instead, with probability p, a stylized view of the same
+  content drawn uniformly among its stylized views (unchanged if it has none)."""
+  s = tf.random.experimental.stateless_split(seed, 3)
   if cfg.pair_mode == "augment":
-    return tf.constant(0), tf.constant(0)
+    if cfg.style_probability <= 0:
+      return tf.constant(0), tf.constant(0)
+    stylized = view_styles(views, n) >= 0
+    original = tf.maximum(_random_among(tf.logical_not(stylized), s[0]), 0)
+    other = _random_among(stylized, s[1])
+    swap = tf.logical_and(
+        tf.random.stateless_uniform([], s[2], 0.0, 1.0) < cfg.style_probability,
+        other >= 0)
+    return original, tf.where(swap, other, original)
   i = tf.random.stateless_uniform([], s[0], 0, n, tf.int32)
   j = (i + tf.random.stateless_uniform([], s[1], 1, n, tf.int32)) % n  # j != i
   return i, j
@@ -110,7 +152,7 @@ def choose_views(n, seed, cfg: DataConfig):
 def make_pair(views, n, seed, cfg: DataConfig) -> dict:
   """One group -> a positive pair of augmented views and their ids."""
   s = tf.random.experimental.stateless_split(seed, 3)
-  i, j = choose_views(n, s[0], cfg)
+  i, j = choose_views(views, n, s[0], cfg)
   rec_a, rec_b = parse_lean(views[i]), parse_lean(views[j])
   strong = cfg.pair_mode == "augment" or cfg.augment_strength == "strong"
   augment = cfg.augment or strong
@@ -119,6 +161,56 @@ def make_pair(views, n, seed, cfg: DataConfig) -> dict:
           "content_id": rec_a["content_id"], "content_id_b": rec_b["content_id"],
           "style_a": rec_a["style_id"], "style_b": rec_b["style_id"],
           "label": rec_a["content_primary_label_id"]}
+
+
+def class_index(names: tuple, value) -> tf.Tensor:
+  """Index of a label string among the class names; -1 if it is not one."""
+  hits = tf.cast(tf.where(tf.equal(tf.constant(list(names) or [""]), value))[:, 0],
+                 tf.int32)
+  return tf.cond(tf.size(hits) > 0, lambda: hits[0], lambda: -1)
+
+
+def make_example(views, n, seed, cfg: DataConfig) -> dict:
+  """One group -> one augmented view with its class index: the original
+  (train_views=originals) or a view drawn uniformly among all of the content's."""
+  s = tf.random.experimental.stateless_split(seed, 2)
+  if cfg.train_views == "originals":
+    i = _random_among(view_styles(views, n) < 0, s[0])  # the filter ensures one
+  else:
+    i = tf.random.stateless_uniform([], s[0], 0, n, tf.int32)
+  rec = parse_lean(views[i], extra=(cfg.label_field,))
+  strong = cfg.augment_strength == "strong"
+  return {"image": train_view(rec, cfg.image_size, s[1], cfg.augment or strong, strong),
+          "label": class_index(cfg.class_names, rec[cfg.label_field]),
+          "content_id": rec["content_id"], "style_id": rec["style_id"]}
+
+
+def _group_filter(cfg: DataConfig, supervised: bool):
+  """Groups to keep: enough views, a kept content, and for supervised examples a
+  known class (and an original view, when only originals are fed)."""
+  min_views = 2 if not supervised and cfg.pair_mode == "styles" else 1
+  keep = None if cfg.keep_content_ids is None else tf.constant(
+      sorted(cfg.keep_content_ids), tf.int64)
+  full = schema.feature_spec()
+  spec = {"content_id": full["content_id"]}
+  if supervised:
+    spec[cfg.label_field] = full[cfg.label_field]
+
+  def ok(views, n):
+    good = n >= min_views
+    first = tf.io.parse_single_example(views[0], spec)
+    if keep is not None:
+      at = tf.minimum(tf.searchsorted(keep, first["content_id"][None])[0],
+                      tf.size(keep) - 1)
+      good = tf.logical_and(good, tf.logical_and(tf.size(keep) > 0,
+                                                 tf.equal(keep[at], first["content_id"])))
+    if supervised:
+      good = tf.logical_and(good, class_index(cfg.class_names,
+                                              first[cfg.label_field]) >= 0)
+      if cfg.train_views == "originals":
+        good = tf.logical_and(good, tf.reduce_any(view_styles(views, n) < 0))
+    return good
+  return ok
 
 
 def views_per_content(cfg: DataConfig) -> int:
@@ -141,6 +233,25 @@ def make_pair_dataset(cfg: DataConfig, input_context=None, epoch: int = 0,
   """
   if cfg.pair_mode not in PAIR_MODES:
     raise DataError(f"pair_mode {cfg.pair_mode!r} not in {PAIR_MODES}")
+  return _stream(cfg, make_pair, _group_filter(cfg, supervised=False), input_context,
+                 epoch, repeat, skip_steps)
+
+
+def make_supervised_dataset(cfg: DataConfig, input_context=None, epoch: int = 0,
+                            repeat: bool = True, skip_steps: int = 0) -> tf.data.Dataset:
+  """Batches of {image, label (class index), content_id, style_id}, one view per
+  content, with the same epochs, sharding and exact resume as the pair stream."""
+  if cfg.train_views not in TRAIN_VIEWS:
+    raise DataError(f"train_views {cfg.train_views!r} not in {TRAIN_VIEWS}")
+  if len(cfg.class_names) < 2:
+    raise DataError(f"supervised training needs >= 2 classes, got {cfg.class_names}")
+  return _stream(cfg, make_example, _group_filter(cfg, supervised=True), input_context,
+                 epoch, repeat, skip_steps)
+
+
+def _stream(cfg: DataConfig, per_group, keep, input_context, epoch: int, repeat: bool,
+            skip_steps: int) -> tf.data.Dataset:
+  """Groups -> per_group(views, n, seed, cfg) -> batches; see the module docstring."""
   if skip_steps and not cfg.steps_per_epoch:
     raise ValueError("skip_steps needs steps_per_epoch (epochs of a fixed length)")
   files = resolve_files(cfg.data, cfg.split)
@@ -152,7 +263,6 @@ def make_pair_dataset(cfg: DataConfig, input_context=None, epoch: int = 0,
     batch = input_context.get_per_replica_batch_size(cfg.batch_size)
   groups_per_step = batch * replicas // n_pipes  # this pipeline's share of a step
   max_views = views_per_content(cfg)
-  min_views = 1 if cfg.pair_mode == "augment" else 2
   cycle = min(cfg.cycle_length or 8, len(files))
 
   def groups(e):
@@ -168,7 +278,7 @@ def make_pair_dataset(cfg: DataConfig, input_context=None, epoch: int = 0,
                        deterministic=True)
     if n_pipes > 1 and len(files) < n_pipes:
       ds = ds.shard(n_pipes, pipe)
-    ds = ds.filter(lambda views, n: n >= min_views)
+    ds = ds.filter(keep)
     return ds.shuffle(cfg.shuffle_buffer, seed=cfg.seed, reshuffle_each_iteration=False)
 
   def one_epoch(e, skip_groups):
@@ -177,8 +287,8 @@ def make_pair_dataset(cfg: DataConfig, input_context=None, epoch: int = 0,
     if cfg.steps_per_epoch:
       ds = ds.repeat().take(cfg.steps_per_epoch * groups_per_step)
     ds = ds.enumerate().skip(skip_groups)  # skipped before decoding; seeds keep i
-    return ds.map(lambda i, g: make_pair(g[0], g[1], tf.stack([cfg.seed * 7919 + e, i]),
-                                         cfg),
+    return ds.map(lambda i, g: per_group(g[0], g[1],
+                                         tf.stack([cfg.seed * 7919 + e, i]), cfg),
                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
   first = one_epoch(epoch, skip_steps * groups_per_step)

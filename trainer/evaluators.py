@@ -17,7 +17,7 @@ same thing wherever it appears.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 
@@ -42,6 +42,10 @@ class Options:
   knn_k: int = 5
   probe_steps: int = 300
   probe_l2: float = 1e-2
+  # Style robustness: name -> boolean mask over the queries (trainer.regimes.view_groups:
+  # "original" and "stylized" test views); each classifier also yields
+  # "<prefix>/robustness", its metrics.style_robustness on these groups.
+  groups: Optional[dict] = None
 
 
 Evaluator = Callable[[Split, Split, Options], Iterator[tuple[str, object]]]
@@ -53,6 +57,13 @@ def register(name: str):
     EVALUATORS[name] = fn
     return fn
   return add
+
+
+def _robustness(prefix: str, queries: Split, te, pred, k: int, opts: Options):
+  if opts.groups:
+    groups = {g: np.asarray(m, bool)[te] for g, m in opts.groups.items()}
+    yield f"{prefix}/robustness", metrics.style_robustness(queries.labels[te], pred,
+                                                           groups, k)
 
 
 def _classes(bank: Split, queries: Split, opts: Options) -> int:
@@ -98,12 +109,14 @@ def linear_probe(bank: Split, queries: Split, opts: Options):
   tr, te = bank.labelled, queries.labelled
   predict = train_linear(bank.x[tr], bank.labels[tr], k, l2=opts.probe_l2,
                          steps=opts.probe_steps)
-  rep = metrics.classification_report(queries.labels[te], predict(queries.x[te]), k)
+  pred = predict(queries.x[te])
+  rep = metrics.classification_report(queries.labels[te], pred, k)
   yield "linear/accuracy", rep["accuracy"]
   yield "linear/balanced_accuracy", rep["balanced_accuracy"]
   yield "linear/macro_f1", rep["macro_f1"]
   yield "linear/train_accuracy", float(np.mean(predict(bank.x[tr]) == bank.labels[tr]))
   yield "linear/report", rep
+  yield from _robustness("linear", queries, te, pred, k, opts)
 
 
 @register("knn")
@@ -116,6 +129,7 @@ def knn(bank: Split, queries: Split, opts: Options):
   rep = metrics.classification_report(queries.labels[te], pred, k)
   yield "knn/accuracy", rep["accuracy"]
   yield "knn/balanced_accuracy", rep["balanced_accuracy"]
+  yield from _robustness("knn", queries, te, pred, k, opts)
 
 
 def _retrieval_masks(queries: Split):
@@ -147,6 +161,7 @@ def chance(bank: Split, queries: Split, opts: Options):
     yield "majority/balanced_accuracy", rep["balanced_accuracy"]
     yield "majority/train_accuracy", float(np.mean(bank.labels[tr] == majority))
     yield "majority/report", rep
+    yield from _robustness("majority", queries, te, np.full(len(te), majority), k, opts)
   for kind, (ids, query_mask, gallery_mask) in _retrieval_masks(queries).items():
     r = metrics.chance_retrieval(ids, query_mask, gallery_mask)
     if r["queries"]:

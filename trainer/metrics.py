@@ -145,3 +145,22 @@ def mean_and_spread(values: Sequence[float]) -> tuple[float, float]:
   """Mean and sample standard deviation (0 for one value)."""
   v = np.asarray(values, np.float64)
   return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0
+
+
+def style_robustness(y_true, y_pred, groups: dict, num_classes: int) -> dict:
+  """Accuracy and balanced accuracy on each group of test views ("original",
+  "stylized": boolean masks over y_true), and "ratio": stylized / original balanced
+  accuracy (1: style costs nothing; None when a group is empty or scores 0)."""
+  y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+  out: dict = {}
+  for name, mask in groups.items():
+    mask = np.asarray(mask, bool)
+    if not mask.any():
+      out[name] = {"n": 0, "accuracy": None, "balanced_accuracy": None}
+      continue
+    rep = classification_report(y_true[mask], y_pred[mask], num_classes)
+    out[name] = {k: rep[k] for k in ("n", "accuracy", "balanced_accuracy")}
+  orig = (out.get("original") or {}).get("balanced_accuracy")
+  styl = (out.get("stylized") or {}).get("balanced_accuracy")
+  out["ratio"] = styl / orig if orig and styl is not None else None
+  return out

@@ -245,7 +245,7 @@ def build_model(cfg: ModelConfig) -> SiameseEncoder:
 
 
 def export_saved_model(model: SiameseEncoder, cfg: ModelConfig, export_dir: str,
-                       which: str = "embedding") -> str:
+                       which: str = "embedding", classifier=None) -> str:
   """Writes a SavedModel that needs only TensorFlow (no Keras, no project code).
 
   Signature 'serving_default' (also callable as `.serve`): `images` uint8
@@ -253,6 +253,8 @@ def export_saved_model(model: SiameseEncoder, cfg: ModelConfig, export_dir: str,
     "embedding": L2-normalised "embedding" [+ "style_embedding" with a style head];
     "features": the raw pooled backbone "features" (for linear probes);
     "all": both.
+  With a `classifier` (the supervised mode's head on the features), also
+  "probabilities" [N, classes] (class names: assets/classes.json).
   A model built under MirroredStrategy exports as is; for TPU (or to be safe) restore
   the training checkpoint into a model built outside any strategy and export that.
   """
@@ -272,10 +274,15 @@ def export_saved_model(model: SiameseEncoder, cfg: ModelConfig, export_dir: str,
         result["style_embedding"] = l2_normalize(out["style_embedding"])
     if which in ("features", "all"):
       result["features"] = out["features"]
+    if classifier is not None:
+      result["probabilities"] = tf.nn.softmax(
+          tf.cast(classifier(out["features"], training=False), tf.float32))
     return result
 
   archive = keras.export.ExportArchive()
   archive.track(model)
+  if classifier is not None:
+    archive.track(classifier)
   archive.add_endpoint(
       "serve", serve,
       input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])

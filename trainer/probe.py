@@ -27,6 +27,7 @@ import tensorflow as tf
 from trainer import checkpoints
 from trainer import data as data_lib
 from trainer import evaluators
+from trainer import regimes
 from trainer.config import Config
 from trainer.probe_data import Embedded, load_splits
 
@@ -43,9 +44,23 @@ def _split(e: Embedded, rep: str, index: dict[str, int]) -> evaluators.Split:
   return evaluators.Split(e.features[rep], labels, e.content_ids, e.style_ids)
 
 
-def probe_rows(train: dict[str, Embedded], test: dict[str, Embedded], cfg: Config):
-  """The probe table: majority, then every encoder, on the same images and labels."""
+def test_view_groups(train: Embedded, test: Embedded, plan=None) -> tuple[dict, dict]:
+  """(masks of the test views: "original", "stylized" in held-out styles; a summary
+  for the table): the robustness columns' two groups."""
+  held, how = regimes.held_out_styles(train.style_ids, test.style_ids, plan)
+  groups = regimes.view_groups(test.style_ids, held)
+  used = sorted({int(s) for s in test.style_ids[groups["stylized"]].tolist()})
+  return groups, {"stylized_styles": how, "n_original": int(groups["original"].sum()),
+                  "n_stylized": int(groups["stylized"].sum()),
+                  "stylized_style_ids": used}
+
+
+def probe_rows(train: dict[str, Embedded], test: dict[str, Embedded], cfg: Config,
+               plan=None):
+  """The probe table: majority, then every encoder, on the same images and labels,
+  with the style robustness columns (test originals vs stylized views)."""
   any_name = next(iter(train))
+  groups, robustness = test_view_groups(train[any_name], test[any_name], plan)
   index = _label_index(train[any_name])
   names = list(index)
   n_test = sum(1 for t in test[any_name].labels if t in index)
@@ -56,11 +71,13 @@ def probe_rows(train: dict[str, Embedded], test: dict[str, Embedded], cfg: Confi
         f"probe needs >= 2 classes in the training split and labelled test images; got "
         f"{len(names)} classes, {n_test} test images (label {cfg.probe_label!r})")
   opts = evaluators.Options(num_classes=len(names), knn_k=cfg.knn_k,
-                            probe_steps=cfg.probe_steps, probe_l2=cfg.probe_l2)
+                            probe_steps=cfg.probe_steps, probe_l2=cfg.probe_l2,
+                            groups=groups)
   base = evaluators.evaluate(["chance"], _split(train[any_name], "features", index),
                              _split(test[any_name], "features", index), opts)
   rows = [{"name": "majority class", "kind": "baseline", "linear": base["majority/report"],
-           "train_accuracy": base["majority/train_accuracy"]}]
+           "train_accuracy": base["majority/train_accuracy"],
+           "robustness": {"linear": base["majority/robustness"]}}]
   for name in train:
     v = evaluators.evaluate(["linear_probe", "knn"], _split(train[name], "features", index),
                             _split(test[name], "features", index), opts)
@@ -71,9 +88,10 @@ def probe_rows(train: dict[str, Embedded], test: dict[str, Embedded], cfg: Confi
                 "balanced_accuracy": v["knn/balanced_accuracy"]},
         "train_accuracy": v["linear/train_accuracy"],
         "metrics": {k: v[k] for k in SCALARS},
+        "robustness": {"linear": v["linear/robustness"], "knn": v["knn/robustness"]},
     })
   info = {"class_names": names, "n_train": int(n_train), "n_test": int(n_test),
-          "test_labels_unseen_in_train": int(unseen)}
+          "test_labels_unseen_in_train": int(unseen), "robustness": robustness}
   return rows, info
 
 
@@ -133,7 +151,8 @@ def run_probe(cfg: Config, pretrain_metrics: Optional[dict] = None) -> dict:
   start = time.time()
   source = cfg.probe_data or cfg.data
   train, test, label_field, splits, skipped = load_splits(source, cfg, models)
-  rows, info = probe_rows(train, test, cfg)
+  meta = data_lib.read_metadata(source) if data_lib.is_stylized_dataset(source) else None
+  rows, info = probe_rows(train, test, cfg, meta["plan"] if meta else None)
   retrieval = retrieval_rows(test) if data_lib.is_stylized_dataset(source) else []
   results = {
       "probe": {"label_field": label_field, "train_split": splits[0],
@@ -200,6 +219,28 @@ def _write_outputs(cfg: Config, results: dict, pretrain_metrics, test) -> None:
   results["report"] = path
 
 
+def f3(v) -> str:
+  return "  —  " if v is None else f"{v:.3f}"
+
+
+def robustness_cells(rob: dict | None) -> str:
+  """'orig  styl  ratio' balanced accuracies of one classifier, for text tables."""
+  rob = rob or {}
+  return (f"{f3((rob.get('original') or {}).get('balanced_accuracy')):>6s} "
+          f"{f3((rob.get('stylized') or {}).get('balanced_accuracy')):>6s} "
+          f"{f3(rob.get('ratio')):>5s}")
+
+
+def robustness_note(info: dict | None) -> str:
+  if not info:
+    return ""
+  if not info["n_stylized"]:
+    return "  orig / styl: no stylized test views, so no style robustness to measure"
+  return (f"  orig / styl: balanced accuracy on the test split's {info['n_original']} "
+          f"original views / {info['n_stylized']} stylized views in "
+          f"{info['stylized_styles']}; ratio = styl / orig")
+
+
 def summary_table(probe: dict) -> str:
   """The probe table as text, baselines included, for the console."""
   chance = 1.0 / len(probe["class_names"])
@@ -207,14 +248,18 @@ def summary_table(probe: dict) -> str:
            f"classes, {probe['n_train']} train / {probe['n_test']} test images; chance "
            f"balanced accuracy {chance:.3f})",
            f"  {'':22s} {'acc':>6s} {'bal.acc':>7s} {'macroF1':>7s} {'kNN acc':>7s} "
-           f"{'train acc':>9s}"]
+           f"{'train acc':>9s} | {'orig':>6s} {'styl':>6s} {'ratio':>5s} | kNN "
+           f"{'orig':>6s} {'styl':>6s} {'ratio':>5s}"]
   for r in probe["rows"]:
     lin, knn = r["linear"], r.get("knn", {})
+    rob = r.get("robustness") or {}
     lines.append(f"  {r['name']:22s} {lin['accuracy']:6.3f} {lin['balanced_accuracy']:7.3f}"
                  f" {lin['macro_f1']:7.3f} {knn.get('accuracy', float('nan')):7.3f} "
-                 f"{r.get('train_accuracy', float('nan')):9.3f}")
-  def f3(v):
-    return "  —  " if v is None else f"{v:.3f}"
+                 f"{r.get('train_accuracy', float('nan')):9.3f} | "
+                 f"{robustness_cells(rob.get('linear'))} |     "
+                 f"{robustness_cells(rob.get('knn')) if 'knn' in rob else ''}")
+  if probe.get("robustness"):
+    lines.append(robustness_note(probe["robustness"]))
   for r in probe.get("retrieval", []):
     lines.append(f"  retrieval {r['encoder']:>20s} {r['representation']:15s} style mAP "
                  f"{f3(r['style']['map'])} R@1 {f3(r['style']['recall_at_1'])} | content "

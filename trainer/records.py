@@ -151,11 +151,12 @@ _PAIR_FIELDS = ("image", "height", "width", "content_id", "style_id",
                 "content_primary_label_id", "is_original", "schema_version")
 
 
-def parse_lean(serialized) -> dict:
-  """The fields a training pair uses (not all 30, lists densified); the schema
-  version is still checked."""
+def parse_lean(serialized, extra: tuple = ()) -> dict:
+  """The fields a training pair uses (not all 30, lists densified) and any `extra`
+  scalar fields; the schema version is still checked."""
   spec = schema.feature_spec()
-  rec = tf.io.parse_single_example(serialized, {k: spec[k] for k in _PAIR_FIELDS})
+  rec = tf.io.parse_single_example(
+      serialized, {k: spec[k] for k in (*_PAIR_FIELDS, *extra)})
   tf.debugging.assert_equal(
       rec["schema_version"], tf.constant(schema.SCHEMA_VERSION, tf.int64),
       message=f"record schema_version differs from {schema.SCHEMA_VERSION} (this reader)")

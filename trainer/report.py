@@ -124,16 +124,26 @@ def _monitor(mon: dict) -> str:
           + _table(["", *[c for _, c, _ in _MONITOR_COLUMNS]], trs))
 
 
-def _comparison(cmp: Optional[dict]) -> str:
+def _comparison(cmp: Optional[dict], title: str = "Comparison over seeds") -> str:
+  """Mean ± std and per-seed values of the headline metric, every other column's
+  mean ± std (e.g. the style robustness columns), then the per-seed differences."""
   if not cmp:
     return ""
   seeds = cmp.get("seeds") or []
-  out = [f"<h2>Comparison over seeds</h2><p><b>metric</b>: {_esc(cmp.get('metric', '?'))}"
+  out = [f"<h2>{_esc(title)}</h2><p><b>metric</b>: {_esc(cmp.get('metric', '?'))}"
          f" · <b>seeds</b>: {_esc(', '.join(str(s) for s in seeds) or '—')}</p>"]
+  rows = cmp.get("rows") or []
+  columns = list(next((r["columns"] for r in rows if r.get("columns")), {}))
   trs = [("", [_esc(r.get("setting")), f"{_f(r.get('mean'))} ± {_f(r.get('std'))}",
-               _esc(", ".join(_f(v) for v in r.get("values") or []))])
-         for r in cmp.get("rows") or []]
-  out.append(_table(["setting", "mean ± std", "values"], trs))
+               _esc(", ".join(_f(v) for v in r.get("values") or [])),
+               *[f"{_f(c.get('mean'))} ± {_f(c.get('std'))}"
+                 for c in ((r.get("columns") or {}).get(k) or {} for k in columns)]])
+         for r in rows]
+  out.append(_table(["setting", "mean ± std", "values", *columns], trs))
+  if any(k.startswith(("orig", "styl")) for k in columns):
+    out.append('<p class="muted">orig / styl: balanced accuracy on the test split\'s '
+               "original views / on its stylized views (in styles held out of training "
+               "when the dataset has them); styl/orig: their ratio.</p>")
   diffs = cmp.get("differences") or []
   if diffs:
     out.append("<h3>Per-seed differences</h3><p class=\"muted\">Each setting minus a "
@@ -154,7 +164,9 @@ def render_html(results: dict, *, sample_grid: Optional[np.ndarray] = None,
   body = [_header(run), _dataset(results.get("dataset"), sample_grid),
           _pretrain(results.get("pretrain")), _probe(probe),
           _retrieval(probe.get("retrieval")), _retrieval_examples(retrieval_examples),
-          _comparison(results.get("comparison"))]
+          _comparison(results.get("comparison")),
+          _comparison(results.get("supervised_comparison"),
+                      "Supervised training: originals only vs + stylized views")]
   return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
           f"<title>{_esc(run.get('title') or 'Run report')}</title>"
           f"<style>{CSS}</style></head><body>\n" + "\n".join(b for b in body if b)

@@ -93,11 +93,22 @@ def _probe(probe: Optional[dict]) -> str:
     cls = "baseline" if kind == "baseline" else ("best" if r is best else "")
     knn_txt = "—" if not knn else f"{_f(knn.get('accuracy'))} <span class='muted'>" \
         f"(bal {_f(knn.get('balanced_accuracy'))}, k={_esc(knn.get('k', '?'))})</span>"
+    rob = (r.get("robustness") or {}).get("linear") or {}
     trs.append((cls, [_esc(r.get("name")) + tag, _f(lin.get("accuracy")),
                       f"<b>{_f(lin.get('balanced_accuracy'))}</b>", _f(lin.get("macro_f1")),
-                      knn_txt, _f(r.get("train_accuracy"))]))
+                      knn_txt, _f(r.get("train_accuracy")),
+                      _f((rob.get("original") or {}).get("balanced_accuracy")),
+                      _f((rob.get("stylized") or {}).get("balanced_accuracy")),
+                      _f(rob.get("ratio"))]))
   out.append(_table(["encoder / baseline", "accuracy", "balanced accuracy", "macro-F1",
-                     "kNN accuracy", "train accuracy"], trs))
+                     "kNN accuracy", "train accuracy", "bal. acc. originals",
+                     "bal. acc. stylized", "stylized / originals"], trs))
+  info = probe.get("robustness")
+  if info:
+    out.append(f'<p class="muted">Style robustness (last three columns): the linear '
+               f"probe's balanced accuracy on the test split's {_int(info.get('n_original'))} "
+               f"original views and on its {_int(info.get('n_stylized'))} stylized views "
+               f"(in {_esc(info.get('stylized_styles'))}), and their ratio.</p>")
   chance = f"chance is 1/{nc} = {1 / nc:.2f}" if nc else "chance unknown (no class names)"
   majority = _find(rows, "majority")
   if best is not None and base is not None:

@@ -24,6 +24,14 @@ class Objective:
   def __init__(self, cfg: Config, head=None):
     self.cfg, self.head = cfg, head
 
+  def forward(self, model, batch):
+    """(total, parts) of a batch of pairs: one forward over both views: the same
+    (Siamese) weights, and BatchNorm statistics over the whole pair batch."""
+    out = model(tf.concat([batch["view_a"], batch["view_b"]], 0), training=True)
+    n = tf.shape(batch["view_a"])[0]
+    return self({k: v[:n] for k, v in out.items()}, {k: v[n:] for k, v in out.items()},
+                batch)
+
   def __call__(self, out_a, out_b, batch):
     c = self.cfg
     za, zb = out_a["embedding"], out_b["embedding"]
@@ -54,6 +62,26 @@ class Objective:
     return total, parts
 
 
+class SupervisedObjective:
+  """Softmax cross-entropy of a linear classifier on the backbone's features."""
+
+  def __init__(self, cfg: Config, head):
+    self.cfg, self.head = cfg, head
+
+  def forward(self, model, batch):
+    features = model(batch["image"], training=True)["features"]
+    logits = tf.cast(self.head(features, training=True), tf.float32)
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        tf.cast(batch["label"], tf.int32), logits))
+    hits = tf.equal(tf.argmax(logits, -1, output_type=tf.int32),
+                    tf.cast(batch["label"], tf.int32))
+    return loss, {"loss": loss, "train_accuracy": tf.reduce_mean(tf.cast(hits, tf.float32))}
+
+
+def make_objective(cfg: Config, head):
+  return SupervisedObjective(cfg, head) if cfg.mode == "supervised" else Objective(cfg, head)
+
+
 def learning_rate_schedule(peak: float, total_steps: int, warmup_steps: int = 0):
   """Linear warmup from 0 to `peak` over `warmup_steps`, then cosine decay to 0 at
   `total_steps` (SimCLR's schedule); plain cosine from `peak` without warmup."""
@@ -76,7 +104,8 @@ def make_optimizer(cfg: Config, total_steps: int):
 class Trainables:
   """What a train step updates, created in the strategy's scope."""
   model: keras.Model
-  head: keras.Model | None  # the pair classifier's head, for loss=pair_classifier
+  head: keras.Model | None  # pair classifier head (loss=pair_classifier) or the
+  #                           supervised mode's classifier
   optimizer: keras.optimizers.Optimizer
   step: tf.Variable
   variables: list
@@ -84,22 +113,35 @@ class Trainables:
   def checkpoint(self, **extra) -> tf.train.Checkpoint:
     tracked = {"model": self.model, "optimizer": self.optimizer, "step": self.step}
     if self.head is not None:
-      tracked["pair_head"] = self.head
+      tracked[self.head.name] = self.head
     return tf.train.Checkpoint(**tracked, **extra)
 
 
+def classifier_head(model, num_classes: int) -> keras.Model:
+  """The supervised mode's linear classifier on the backbone's pooled features."""
+  head = keras.Sequential([keras.layers.Dense(num_classes, dtype="float32")],
+                          name="classifier")
+  head.build((None, model.backbone.output_shape[-1]))
+  return head
+
+
 def build_trainables(cfg: Config, strategy: tf.distribute.Strategy,
-                     total_steps: int) -> Trainables:
+                     total_steps: int, num_classes: int = 0) -> Trainables:
   with strategy.scope():
     model = build_model(model_config(cfg))
     head = None
-    if cfg.loss == "pair_classifier":
+    if cfg.mode == "supervised":
+      head = classifier_head(model, num_classes)
+    elif cfg.loss == "pair_classifier":
       head = keras.Sequential([keras.layers.Dense(64, activation="relu"),
                                keras.layers.Dense(1, dtype="float32")], name="pair_head")
       head.build((None, cfg.embedding_dim))
     optimizer = make_optimizer(cfg, total_steps)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    variables = model.trainable_variables + (head.trainable_variables if head else [])
+    # Supervised: the backbone and the classifier (the projection heads get no
+    # gradient and stay as initialised).
+    body = model.backbone if cfg.mode == "supervised" else model
+    variables = body.trainable_variables + (head.trainable_variables if head else [])
     optimizer.build(variables)
   return Trainables(model, head, optimizer, step, variables)
 
@@ -112,13 +154,7 @@ def make_train_step(cfg: Config, strategy: tf.distribute.Strategy, t: Trainables
   def train_step(iterator):
     def step_fn(batch):
       with tf.GradientTape() as tape:
-        # One forward over both views: the same (Siamese) weights, and BatchNorm
-        # statistics over the whole pair batch.
-        out = t.model(tf.concat([batch["view_a"], batch["view_b"]], 0), training=True)
-        n = tf.shape(batch["view_a"])[0]
-        out_a = {k: v[:n] for k, v in out.items()}
-        out_b = {k: v[n:] for k, v in out.items()}
-        total, parts = objective(out_a, out_b, batch)
+        total, parts = objective.forward(t.model, batch)
         scaled = losses.scale_for_replicas(total)
         if cfg.mixed_precision == "float16":
           scaled = t.optimizer.scale_loss(scaled)

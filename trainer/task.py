@@ -6,7 +6,8 @@ Any flag overrides one key of the recipe: `python -m trainer.task --help`. Outpu
 --job-dir (or the AIP_* dirs Vertex AI sets): checkpoints/ (with model_config.json and
 the curves), tensorboard/, model/ (SavedModel: uint8 images -> L2-normalised
 embeddings; assets/model_config.json), metrics.json, and with --mode=probe|all
-probe.json and report.html.
+probe.json and report.html; with --mode=supervised the model also outputs class
+probabilities (assets/classes.json) and supervised.json holds the test table.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 def pretrain_summary(m: dict) -> str:
   """The pretraining result in two lines: the loss, and the online monitor beside its
   baselines (first value: the random-init encoder at step 0)."""
-  text = (f"pretrained {m['steps']} steps; loss {m['first_logged_loss']:.4f} -> "
+  verb = "trained the classifier" if m.get("mode") == "supervised" else "pretrained"
+  text = (f"{verb} {m['steps']} steps; loss {m['first_logged_loss']:.4f} -> "
           f"{m['final_loss']:.4f}; model: {m['export_dir']}")
   mon = m.get("monitor")
   if mon and mon["curve"]:
@@ -49,6 +51,12 @@ def main(argv=None) -> dict:
   from trainer import checkpoints, data, probe, train
   results = {}
   try:
+    if cfg.mode == "supervised":
+      from trainer import supervised
+      results["train"] = m = train.pretrain(cfg)
+      print(pretrain_summary(m), flush=True)
+      results["supervised"] = sup = supervised.evaluate(cfg)
+      print(supervised.summary_table(sup), flush=True)
     if cfg.mode in ("pretrain", "all"):
       results["pretrain"] = m = train.pretrain(cfg)
       print(pretrain_summary(m), flush=True)

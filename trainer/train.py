@@ -1,4 +1,5 @@
-"""Contrastive pretraining: a custom loop under any tf.distribute strategy.
+"""Training: contrastive pretraining, or (--mode=supervised) a classifier on a content
+label; one custom loop under any tf.distribute strategy.
 
 A custom loop rather than `model.fit`, because Keras 3's `fit` fails under
 MultiWorkerMirroredStrategy (keras-team/keras#20585); the same loop then serves the
@@ -29,27 +30,38 @@ from trainer import checkpoints
 from trainer import data as data_lib
 from trainer import distribute
 from trainer import monitor as monitor_lib
+from trainer import regimes, supervised
 from trainer.config import Config
 from trainer.model import export_saved_model
-from trainer.steps import Objective, build_trainables, make_train_step
+from trainer.steps import build_trainables, make_objective, make_train_step
 
 log = logging.getLogger("trainer")
 
 
-def data_config(cfg: Config, steps_per_epoch: int = 0) -> data_lib.DataConfig:
+def data_config(cfg: Config, steps_per_epoch: int = 0,
+                selection: dict | None = None) -> data_lib.DataConfig:
+  sel = selection or {}
   return data_lib.DataConfig(data=cfg.data, split=cfg.split, image_size=cfg.image_size,
                              batch_size=cfg.batch_size, shuffle_buffer=cfg.shuffle_buffer,
                              augment=cfg.augment, augment_strength=cfg.augment_strength,
                              pair_mode=cfg.pair_mode, seed=cfg.seed,
-                             steps_per_epoch=steps_per_epoch)
+                             steps_per_epoch=steps_per_epoch,
+                             style_probability=cfg.style_probability,
+                             keep_content_ids=sel.get("keep_content_ids"),
+                             label_field=cfg.label,
+                             class_names=tuple(sel.get("class_names", ())),
+                             train_views=cfg.train_views)
 
 
 def steps_per_epoch(cfg: Config, dcfg: data_lib.DataConfig) -> int:
-  """Contents in the split // batch: from the metadata, else by counting once."""
+  """Contents in the split (or kept by the data regime) // batch: from the metadata,
+  else by counting once."""
   if cfg.steps_per_epoch:
     return cfg.steps_per_epoch
   meta = data_lib.read_metadata(cfg.data)
-  if meta and cfg.split in meta.get("splits", {}):
+  if dcfg.keep_content_ids is not None:
+    contents = len(dcfg.keep_content_ids)
+  elif meta and cfg.split in meta.get("splits", {}):
     contents = meta["splits"][cfg.split]["contents"]
   else:
     groups = data_lib.group_views(tf.data.TFRecordDataset(
@@ -62,12 +74,14 @@ def steps_per_epoch(cfg: Config, dcfg: data_lib.DataConfig) -> int:
   return steps
 
 
-def input_stream(strategy, dcfg: data_lib.DataConfig, start_step: int):
-  """The distributed pair stream from global step `start_step` on: what pretrain()
-  feeds, uninterrupted (0) or resumed."""
+def input_stream(strategy, dcfg: data_lib.DataConfig, start_step: int,
+                 supervised: bool = False):
+  """The distributed pair (or supervised example) stream from global step
+  `start_step` on: what pretrain() feeds, uninterrupted (0) or resumed."""
   epoch, skip = divmod(start_step, dcfg.steps_per_epoch)
+  make = data_lib.make_supervised_dataset if supervised else data_lib.make_pair_dataset
   return strategy.distribute_datasets_from_function(
-      lambda ctx: data_lib.make_pair_dataset(dcfg, ctx, epoch=epoch, skip_steps=skip))
+      lambda ctx: make(dcfg, ctx, epoch=epoch, skip_steps=skip))
 
 
 def _determinism(cfg: Config, strategy) -> bool:
@@ -99,8 +113,10 @@ def _pretrain(cfg: Config, strategy) -> dict:
   chief = distribute.is_chief(strategy)
   files = data_lib.resolve_files(cfg.data, cfg.split)
   data_lib.check_shards(files)
-  spe = steps_per_epoch(cfg, data_config(cfg))
-  dcfg = data_config(cfg, spe)
+  is_supervised = cfg.mode == "supervised"
+  selection = regimes.select_data(cfg, files)
+  spe = steps_per_epoch(cfg, data_config(cfg, 0, selection))
+  dcfg = data_config(cfg, spe, selection)
   total_steps = cfg.max_steps or cfg.epochs * spe
   mcfg = checkpoints.model_config(cfg)
   sample = monitor_lib.sample_for(cfg, data_lib.views_per_content(dcfg))
@@ -109,7 +125,9 @@ def _pretrain(cfg: Config, strategy) -> dict:
   ckpt_dir = distribute.worker_dir(cfg.checkpoint_dir, strategy, chief)
   if tf.train.latest_checkpoint(ckpt_dir):
     checkpoints.check_resume(mcfg, ckpt_dir)
-  t = build_trainables(cfg, strategy, total_steps)
+  if is_supervised and tf.train.latest_checkpoint(ckpt_dir):
+    supervised.check_classes(selection, ckpt_dir)
+  t = build_trainables(cfg, strategy, total_steps, len(selection.get("class_names", ())))
   ckpt = t.checkpoint()
   manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=3)
   start = 0
@@ -120,13 +138,15 @@ def _pretrain(cfg: Config, strategy) -> dict:
     log.info("resumed from checkpoint %s at step %d", manager.latest_checkpoint, start)
   elif chief:
     checkpoints.write_model_config(mcfg, cfg.checkpoint_dir)
+    if is_supervised:
+      supervised.write_classes(selection, cfg.checkpoint_dir)
   if start >= total_steps:
     log.info("already trained %d of %d steps", start, total_steps)
   curves = checkpoints.load_curves(ckpt_dir, start) if start else {}
   curve = curves.get("loss", [])
 
-  iterator = iter(input_stream(strategy, dcfg, start))
-  train_step = make_train_step(cfg, strategy, t, Objective(cfg, t.head))
+  iterator = iter(input_stream(strategy, dcfg, start, is_supervised))
+  train_step = make_train_step(cfg, strategy, t, make_objective(cfg, t.head))
   monitor = None
   if sample is not None:
     monitor = monitor_lib.Monitor(sample, t.model, strategy, knn_k=cfg.knn_k)
@@ -185,13 +205,16 @@ def _pretrain(cfg: Config, strategy) -> dict:
   monitor_seconds = monitor.seconds if monitor else 0.0
 
   export_dir = distribute.worker_dir(cfg.model_dir, strategy, chief)
-  export_saved_model(t.model, mcfg, export_dir)
+  export_saved_model(t.model, mcfg, export_dir, classifier=t.head if is_supervised else None)
   checkpoints.write_model_config(mcfg, os.path.join(export_dir, "assets"))
+  if is_supervised:
+    supervised.write_classes(selection, os.path.join(export_dir, "assets"))
   if not chief:  # the throwaway copies of non-chief workers
     shutil.rmtree(os.path.dirname(export_dir), ignore_errors=True)
 
   metrics = {
-      "mode": "pretrain", "strategy": distribute.strategy_name(strategy),
+      "mode": "supervised" if is_supervised else "pretrain",
+      "strategy": distribute.strategy_name(strategy),
       "replicas": strategy.num_replicas_in_sync, "steps": final,
       "steps_per_epoch": spe, "resumed_from_step": start,
       "first_logged_loss": curve[0]["loss"] if curve else None,
@@ -204,6 +227,11 @@ def _pretrain(cfg: Config, strategy) -> dict:
       "model_config": dataclasses.asdict(mcfg),
       "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "explicit"},
   }
+  if selection:
+    metrics["data_selection"] = {k: v for k, v in selection.items()
+                                 if k != "keep_content_ids"}
+    metrics["data_selection"]["contents_trained_on"] = len(
+        selection.get("keep_content_ids") or ()) or None
   if monitor:
     metrics["monitor"] = {"split": cfg.monitor_split, "every": cfg.monitor_every,
                           "images": int(len(monitor.sample["labels"])),
