@@ -27,7 +27,7 @@ def dataset(tmp_path_factory):
   out = root / "stylized"
   stylize.run([f"--content={sample['content_dir']}", f"--styles={sample['styles_dir']}",
                "--content_labels_from_dirs", "--styles_per_content=2", "--include_original",
-               "--image_size=48", "--split_fractions=0.6,0,0.4",
+               "--stylizer=classical", "--image_size=48", "--split_fractions=0.6,0,0.4",
                "--holdout_style_fraction=0.3", "--num_shards=2", f"--output={out}",
                "--direct_running_mode=in_memory"])
   return out
