@@ -147,7 +147,8 @@ def describe_sources(prep, stats: list[dict], dead: list[dict]) -> dict:
   }
 
 
-def publish(prep, counters: dict, argv: list[str], before_commit=None) -> dict:
+def publish(prep, counters: dict, argv: list[str], before_commit=None,
+            timings: dict | None = None) -> dict:
   """Checks, writes the self-description and card, commits. Returns the run's summary.
   `before_commit()` runs just before the output moves (the lock's heartbeat stops)."""
   a = prep.args
@@ -182,7 +183,7 @@ def publish(prep, counters: dict, argv: list[str], before_commit=None) -> dict:
       "layout": "Each shard holds a contiguous block of one split's contents in "
                 "content_id order; the records of one content are adjacent, in "
                 "ascending view_index.",
-      "dead_letters": len(dead), "counters": counters,
+      "dead_letters": len(dead), "counters": counters, "timings": timings or {},
       "vocabularies": vocabularies(prep), "index": write_index(prep, markers),
       **described,
   }

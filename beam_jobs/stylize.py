@@ -121,11 +121,16 @@ def _run(args, fractions, options, argv, test_pipeline, con):
             + (f"; resuming: {len(done)} shards already done in {staging}" if done
                else ""))
     launch.write_manifests(prep, tasks)
+    planned = time.time()
     counters = (_render(prep, tasks, options, con, done, test_pipeline, lock) if tasks
                 else {})
+    rendered = time.time()
+    timings = {"launch": round(planned - started, 2),
+               "pipeline": round(rendered - planned, 2), "shards_resumed": len(done)}
     # The lock stays in place until the output is committed; its heartbeat stops
     # first, so nothing writes it back into the folder being published.
-    summary = finish.publish(prep, counters, argv, before_commit=lock.stop)
+    summary = finish.publish(prep, counters, argv, before_commit=lock.stop,
+                             timings=timings)
   except BaseException as e:
     lock.release()
     if prep is None:  # failed before planning: nothing of ours to keep

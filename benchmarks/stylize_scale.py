@@ -18,6 +18,9 @@ only small things cross a shuffle, and a killed job resumes.
 4. --resume: the factor*N `classical` job killed (kill -9 of its process group) at 55%
    of its uninterrupted time, then rerun with the same command: the rerun's time
    against the uninterrupted one (target <= 0.7) and byte-identical shards.
+5. --trainer: the trainer's input pipeline over the same records written as 2, 8 and 32
+   shards per split: peak RSS while streaming two epochs of pairs (target: flat,
+   max/min <= 1.2).
 
 Needs ../shared for parts 1, 2 and 4 (without it they are skipped, saying so).
 """
@@ -120,6 +123,37 @@ def shards(out: pathlib.Path) -> dict:
   return {p.name: p.read_bytes() for p in sorted(out.glob("*.tfrecord-*"))}
 
 
+TRAINER_INPUT = """
+import sys
+from trainer import data
+cfg = data.DataConfig(data=sys.argv[1], batch_size=32, image_size=64)
+n = 0
+for epoch in range(2):
+  for _ in data.make_pair_dataset(cfg, epoch=epoch, repeat=False):
+    n += 1
+print(n)
+"""
+
+
+def trainer_memory(tmp: pathlib.Path) -> dict:
+  from pipeline import sample_images
+  sample = sample_images.write_sample(str(tmp / "trainer_in"), contents_per_class=40,
+                                      styles_per_family=2, seed=0, size=64)
+  rows = {}
+  for shards in (2, 8, 32):
+    out = tmp / f"shards_{shards}"
+    run_measured(job_cmd(sample["content_dir"], sample["styles_dir"], out, "classical",
+                         64, f"--num_shards={shards}", "--include_original"))
+    r = run_measured([PY, "-c", TRAINER_INPUT, str(out)])
+    rows[str(shards)] = {"peak_rss_mb": r["peak_rss_mb"], "seconds": r["seconds"]}
+    print(f"trainer input, {shards:2d} shards/split: peak RSS {r['peak_rss_mb']} MB "
+          f"{r['seconds']} s", flush=True)
+  mems = [r["peak_rss_mb"] for r in rows.values()]
+  print(f"RESULT trainer: memory max/min {max(mems) / min(mems):.2f} over 2-32 shards "
+        "(target <= 1.2)", flush=True)
+  return {"runs": rows, "memory_max_over_min": round(max(mems) / min(mems), 3)}
+
+
 def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   p.add_argument("--contents", type=int, default=600, help="contents at 1x")
@@ -127,6 +161,8 @@ def main(argv=None):
   p.add_argument("--stylizers", default="tflite,classical")
   p.add_argument("--large", type=int, default=0, help="contents of the large run (0: none)")
   p.add_argument("--resume", action="store_true", help="also the kill-and-resume run")
+  p.add_argument("--trainer", action="store_true",
+                 help="also the trainer input's memory over 2-32 shards")
   p.add_argument("--json", default="")
   args = p.parse_args(argv)
   workers = os.cpu_count() or 1
@@ -185,6 +221,8 @@ def main(argv=None):
                         **crossing(tmp / "large_out", workers)}
     print(f"RESULT large: {per_class * 6} contents, peak RSS {r['peak_rss_mb']} MB "
           f"(target < 6144) in {r['seconds']} s\n  {r['stdout']}", flush=True)
+  if args.trainer:
+    figures["trainer"] = trainer_memory(tmp)
   if args.json:
     pathlib.Path(args.json).write_text(json.dumps(figures, indent=2))
   return figures

@@ -41,6 +41,9 @@ METADATA_KEYS = {
     "layout": "The layout rule in one sentence (see Layout).",
     "dead_letters": "Number of lines in dead_letter.jsonl.",
     "counters": "The job's counters (contents read, stylizer calls, ...).",
+    "timings": "Seconds spent by the run that published the folder: `launch` (listing "
+               "and planning) and `pipeline` (workers' start-up, style steps, shards); "
+               "`shards_resumed` shards were rendered by an earlier run.",
     "vocabularies": "`content_labels` [{`id`, `name`, `supercategory`}], `styles` "
                     "[{`index`, `style_id`, `path`, `name`, `artist`, `genre`, `title`, "
                     "`credit`, `license`}] (dense `index` by style_id), `style_names`, "
