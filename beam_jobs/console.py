@@ -120,9 +120,13 @@ class Progress:
     self._done_views = {k: m.get("views_planned", m["stats"]["records"])
                         for k, m in done.items()}
     tty = console.stream.isatty()
+    try:  # a pseudo-terminal may report 0 columns, which would draw an empty bar
+      width = os.get_terminal_size(console.stream.fileno()).columns if tty else 0
+    except OSError:
+      width = 0
     self._print_every = 0.0 if tty else 10.0  # a log file gets a line per 10 s, not 2
     self._bar = tqdm(total=total_views, initial=sum(self._done_views.values()),
-                     unit="view", file=console.stream, dynamic_ncols=tty,
+                     unit="view", file=console.stream, ncols=min(width or 100, 120),
                      mininterval=self._print_every, ascii=not tty, leave=True,
                      smoothing=0,  # the rate since start: shards finish in steps
                      bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} views "
