@@ -6,27 +6,30 @@
 Data out/demo/stylized, outputs out/demo/run (override with --data / --job-dir).
 scripts/demo.sh runs exactly this recipe after the dataset job.
 
-Expected runtime: about 1-2 minutes on 2 cores (400 steps ~1 min, then the probe and
-the report ~30 s; 2026-12-01, shared machine). Expected result, as printed by that run
-(and, identically, by `bash scripts/demo.sh` on a freshly generated dataset):
+Expected runtime: about 1 minute on 2 cores (400 steps ~42 s, then the probe and the
+report; 2026-12-01, quiet machine; `bash scripts/demo.sh` with the dataset job: 1m14s).
+Expected result, as printed by `bash scripts/demo.sh` on a freshly generated dataset
+(2026-12-01, after the dataset job's schema v2 and issue 14's robustness columns):
 
-    pretrained 400 steps; loss 7.0728 -> 1.8564; model: out/demo/run/model
+    pretrained 400 steps; loss 7.0726 -> 1.8140; model: out/demo/run/model
     online monitor (256 val images, step 0 -> 400): kNN accuracy 0.207 -> 0.297
-      (majority class 0.203); content mAP 0.027 -> 0.439 (chance 0.032); 1.0 s of 55.4 s
+      (majority class 0.203); content mAP 0.027 -> 0.452 (chance 0.032); 0.7 s of 42.1 s
     linear probe on content_primary_label (6 classes, 1436 train / 452 test images;
       chance balanced accuracy 0.167)
-                                acc bal.acc macroF1 kNN acc train acc
-      majority class          0.124   0.167   0.037     nan     0.187
-      pretrained encoder      0.350   0.345   0.331   0.274     0.543
-      random-init encoder     0.197   0.204   0.186   0.175     0.383
-      retrieval   pretrained encoder embedding  style mAP 0.384 R@1 0.593 | content mAP
-        0.403 R@1 0.478
+                                acc bal.acc macroF1 kNN acc train acc |   orig   styl ratio
+      majority class          0.124   0.167   0.037     nan     0.187 |  0.167  0.167 1.000
+      pretrained encoder      0.347   0.343   0.332   0.285     0.554 |  0.378  0.332 0.878
+      random-init encoder     0.195   0.203   0.183   0.177     0.382 |  0.265  0.182 0.687
+      retrieval   pretrained encoder embedding  style mAP 0.369 R@1 0.628 | content mAP
+        0.385 R@1 0.449
       retrieval  random-init encoder embedding  style mAP 0.975 R@1 1.000 | content mAP
         0.023 R@1 0.022
       retrieval               chance -          style mAP 0.260 R@1 0.248 | content mAP
         0.019 R@1 0.007
 
-(long lines wrapped; the features rows of retrieval left out). The test split's
+(long lines wrapped; the kNN robustness columns and the features rows of retrieval
+left out; orig / styl: the test split's original views / its views in the 4 styles
+never seen in training). The test split's
 contents are unseen and its styles held out from pretraining.
 """
 
