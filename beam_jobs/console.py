@@ -95,7 +95,7 @@ class Console:
       os.unlink(self.log_path)
       self.log_path = None
     elif self.log_path and exc_type is KeyboardInterrupt:
-      self.say(f"stylize: interrupted; the log is {self.log_path}")
+      self.say(f"{self._name}: interrupted; the log is {self.log_path}")
     elif self.log_path:
       self.say(f"--- the log's last messages (whole log: {self.log_path}) ---\n"
                f"{self.tail()}")
@@ -151,14 +151,14 @@ class Progress:
         self._refresh()
 
   def _refresh(self, quiet: bool = False) -> None:
-    for path in out.match(stg.work(self._staging, "done", "*.json")):
+    for path in out.match(stg.done_path(self._staging, "*")):
       key = path.rsplit("/", 1)[-1][:-len(".json")]
       if key not in self._done_views:
         with contextlib.suppress(Exception):
           marker = json.loads(out.read_text(path))
           self._done_views[key] = marker.get("views_planned", marker["stats"]["records"])
     running = 0
-    for path in out.match(stg.work(self._staging, "progress", "*.json")):
+    for path in out.match(stg.progress_path(self._staging, "*")):
       key = path.rsplit("/", 1)[-1][:-len(".json")]
       if key not in self._done_views:
         with contextlib.suppress(Exception):

@@ -50,7 +50,7 @@ def gather(staging: str) -> tuple[dict[str, dict], list[dict]]:
   """(done markers by shard key, every dead letter: style step's and shards')."""
   markers = stg.finished_shards(staging)
   dead = []
-  for path in out.match(stg.work(staging, "styles", "*.json")):
+  for path in out.match(stg.style_result_path(staging, "*")):
     result = json.loads(out.read_text(path))
     if not result["ok"]:
       dead.append(result["dead_letter"])
@@ -82,10 +82,11 @@ def check_every_view_accounted(prep, markers: dict, dead: list[dict]) -> None:
       include_original=a.include_original)
   if not problems:
     return
-  bad = {shard_of_content.get(p["content_id"]) for p in problems}
-  bad |= {stg.shard_key(c["split"], c["shard"]) for c in prep.contents
-          if c["content_id"] in {p["content_id"] for p in problems}}
-  stale = [stg.work(prep.staging, "done", f"{k}.json") for k in sorted(bad - {None})]
+  ids = {p["content_id"] for p in problems}
+  bad = {shard_of_content[cid] for cid in ids if cid in shard_of_content}  # written
+  bad |= {stg.shard_key(c["split"], c["shard"]) for c in prep.contents  # planned
+          if c["content_id"] in ids}
+  stale = [stg.done_path(prep.staging, k) for k in sorted(bad)]
   if stale:
     FileSystems.delete([p for p in stale if FileSystems.exists(p)])
   gaps = [p["planned"] - p["written"] - p["dead_lettered"] for p in problems]
@@ -105,9 +106,9 @@ def write_index(prep, markers: dict) -> dict:
   """index.parquet from the shards' fragments, in shard-file order; its summary."""
   fragments = []
   for key, m in sorted(markers.items(), key=lambda kv: kv[1]["file"]):
-    path = stg.work(prep.staging, "index", f"{key}.jsonl")
+    path = stg.index_path(prep.staging, key)
     if not FileSystems.exists(path):  # written before the marker: only if tampered with
-      FileSystems.delete([stg.work(prep.staging, "done", f"{key}.json")])
+      FileSystems.delete([stg.done_path(prep.staging, key)])
       raise UnaccountedViewsError(f"shard {m['file']} has no index fragment; rerun the "
                                   "same command to render it again")
     fragments.append(path)
@@ -134,8 +135,7 @@ def describe_sources(prep, stats: list[dict], dead: list[dict]) -> dict:
   styles = provenance.style_source(a.styles, a.styles_layout)
   content["licenses"] = provenance.content_licenses(stats)
   styles["licenses"] = provenance.style_licenses(prep.styles, stats)
-  failed = {d["uri"] for d in dead if d["stage"] == "style"}
-  ok = [s["style_id"] for s in prep.styles if s["uri"] not in failed]
+  ok = accounting.usable_style_ids(prep.styles, dead)
   return {
       "sources": {"content": content, "styles": styles},
       "held_out_styles": provenance.held_out_styles(prep.styles, ok, a.seed,

@@ -53,7 +53,7 @@ class ComputeStyleStates(beam.PTransform):
   def expand(self, pbegin):
     return (pbegin
             | "ReadStyleManifest" >> beam.io.ReadFromText(
-                stg.work(self._staging, "manifests", "styles.jsonl"), validate=False)
+                stg.manifest_path(self._staging, "styles"), validate=False)
             | "ParseStyles" >> beam.Map(json.loads)
             | _metered("MeterStyles", "shuffle_bytes")
             | "SpreadStyles" >> beam.Reshuffle()

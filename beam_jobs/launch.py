@@ -154,8 +154,7 @@ def _plan_shards(prep: Prepared) -> None:
     counts[c["split"], c["shard"]] = counts.get((c["split"], c["shard"]), 0) + 1
   tasks = [{"split": split, "shard": shard, "num_shards": prep.shards[split]["num_shards"],
             "contents": n, "views": n * prep.views_per_content,
-            "manifest": stg.work(prep.staging, "manifests",
-                                 f"{stg.shard_key(split, shard)}.jsonl")}
+            "manifest": stg.manifest_path(prep.staging, stg.shard_key(split, shard))}
            for (split, shard), n in sorted(counts.items())]
   tasks.sort(key=lambda t: (-t["views"], t["split"], t["shard"]))
   prep.tasks = [dict(t, position=i) for i, t in enumerate(tasks)]
@@ -194,7 +193,7 @@ def write_manifests(prep: Prepared, tasks: list[dict]) -> None:
   """The styles, and the contents of every shard still to do, one file each."""
   lines = lambda rows: "".join(  # noqa: E731
       json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows)
-  out.write_text(stg.work(prep.staging, "manifests", "styles.jsonl"), lines(prep.styles))
+  out.write_text(stg.manifest_path(prep.staging, "styles"), lines(prep.styles))
   todo = {(t["split"], t["shard"]): t["manifest"] for t in tasks}
   by_shard: dict[tuple[str, int], list[dict]] = {}
   for c in prep.contents:

@@ -50,6 +50,29 @@ def lock_path(staging: str) -> str:
   return work(staging, "lock.json")
 
 
+def manifest_path(staging: str, name: str) -> str:
+  """`styles`, or a shard key: that shard's contents."""
+  return work(staging, "manifests", f"{name}.jsonl")
+
+
+def style_result_path(staging: str, style_id, suffix: str = "json") -> str:
+  """A style step's result (`json`), and its state (`npz`) when it succeeded."""
+  return work(staging, "styles", f"{style_id}.{suffix}")
+
+
+def done_path(staging: str, key: str) -> str:
+  """A finished shard's marker (`key` may be a glob, e.g. "*")."""
+  return work(staging, "done", f"{key}.json")
+
+
+def index_path(staging: str, key: str) -> str:
+  return work(staging, "index", f"{key}.jsonl")
+
+
+def progress_path(staging: str, key: str) -> str:
+  return work(staging, "progress", f"{key}.json")
+
+
 def tmp_path(staging: str, filename: str) -> str:
   """Where a shard is written before it is complete: inside _work, so no reader's
   pattern (`*.tfrecord-*`) ever matches it, and publishing never moves it."""
@@ -84,7 +107,7 @@ def resume_or_start_over(staging: str, plan: dict) -> tuple[dict, list[str]]:
     pass
   if old is None or old.get("fingerprint") != fingerprint(plan):
     changed = differences(old, plan) if old else []
-    keep = {work(staging, "lock.json")}
+    keep = {lock_path(staging)}
     stale = [f for f in out.existing_files(staging) if f not in keep]
     if stale:
       FileSystems.delete(stale)
@@ -97,7 +120,7 @@ def resume_or_start_over(staging: str, plan: dict) -> tuple[dict, list[str]]:
 def finished_shards(staging: str) -> dict[str, dict]:
   """Done markers whose shard file is in place with the size the marker records."""
   done = {}
-  for marker_file in out.match(work(staging, "done", "*.json")):
+  for marker_file in out.match(done_path(staging, "*")):
     try:
       marker = json.loads(out.read_text(marker_file))
       path = FileSystems.join(staging, marker["file"])
@@ -112,6 +135,6 @@ def finished_shards(staging: str) -> dict[str, dict]:
 def remove_leftovers(staging: str) -> None:
   """Temporary shard files of interrupted attempts, and stale progress notes."""
   leftovers = out.match(work(staging, "tmp", "*"))
-  leftovers += out.match(work(staging, "progress", "*"))
+  leftovers += out.match(progress_path(staging, "*"))
   if leftovers:
     FileSystems.delete(leftovers)

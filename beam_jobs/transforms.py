@@ -76,6 +76,12 @@ def report_model_loads() -> None:
       count("model_loads", loads)
 
 
+def read_state(staging: str, style_id: int):
+  """A style state the style step stored in the staging folder."""
+  with FileSystems.open(stg.style_result_path(staging, style_id, "npz")) as f:
+    return style_states.from_bytes(f.read())
+
+
 class _WithModel(beam.DoFn):
   """Holds the worker process's one stylizer, shared by every DoFn given `handle`."""
 
@@ -99,20 +105,18 @@ class StyleStepFn(_WithModel):
   def process(self, style: dict) -> Iterable[Any]:
     report_model_loads()
     sid = style["style_id"]
-    result_path = stg.work(self._staging, "styles", f"{sid}.json")
+    result_path = stg.style_result_path(self._staging, sid)
     try:
-      result = json.loads(out.read_text(result_path))
-      state = self._load_state(sid) if result["ok"] else None
+      result, state = json.loads(out.read_text(result_path)), None
     except Exception:  # not computed yet (or half-written by a killed run)
       result, state = self._compute(style)
       out.write_text(result_path, json.dumps(result, sort_keys=True))
     if result["ok"]:
-      inline = result["nbytes"] <= style_states.INLINE_STATE_BYTES
-      yield sid, {"style": style, "state": state if inline else None}
-
-  def _load_state(self, sid: int):
-    with FileSystems.open(stg.work(self._staging, "styles", f"{sid}.npz")) as f:
-      return style_states.from_bytes(f.read())
+      if result["nbytes"] > style_states.INLINE_STATE_BYTES:
+        state = None  # workers load it from its file when they need it
+      elif state is None:  # a result kept from an earlier run
+        state = read_state(self._staging, sid)
+      yield sid, {"style": style, "state": state}
 
   def _compute(self, style: dict) -> tuple[dict, Any]:
     try:
@@ -127,8 +131,8 @@ class StyleStepFn(_WithModel):
       return {"ok": False, "dead_letter": records.dead_letter(
           "style", style["uri"], reason, message)}, None
     count("style_step_calls")
-    with FileSystems.create(stg.work(self._staging, "styles",
-                                     f"{style['style_id']}.npz")) as f:
+    with FileSystems.create(stg.style_result_path(self._staging, style["style_id"],
+                                                  "npz")) as f:
       f.write(style_states.to_bytes(state))
     return {"ok": True, "nbytes": style_states.state_nbytes(state)}, state
 
@@ -154,12 +158,9 @@ class RenderShardFn(_WithModel):
     super().setup()
     with self._model.lock:  # one cache per worker process, like the model
       if self._model.state_cache is None:
-        self._model.state_cache = style_states.StateCache(self._read_state)
+        self._model.state_cache = style_states.StateCache(
+            lambda sid: read_state(self._staging, sid))
     self._cache = self._model.state_cache
-
-  def _read_state(self, sid: int):
-    with FileSystems.open(stg.work(self._staging, "styles", f"{sid}.npz")) as f:
-      return style_states.from_bytes(f.read())
 
   def process(self, task: dict, pools: dict, styles: dict) -> Iterable[dict]:
     report_model_loads()
@@ -184,12 +185,12 @@ class RenderShardFn(_WithModel):
     lock_file = stg.lock_path(self._staging)
     check_fence(lock_file, self._token)
     FileSystems.rename([tmp], [FileSystems.join(self._staging, filename)])
-    out.write_text(stg.work(self._staging, "index", f"{key}.jsonl"), index.text())
+    out.write_text(stg.index_path(self._staging, key), index.text())
     marker = {"split": split, "shard": shard, "num_shards": task["num_shards"],
               "file": filename, "file_bytes": stats.bytes, "stats": stats.as_dict(),
               "dead_letters": dead, "views_planned": task["views"]}
     check_fence(lock_file, self._token)
-    out.write_text(stg.work(self._staging, "done", f"{key}.json"),
+    out.write_text(stg.done_path(self._staging, key),
                    json.dumps(marker, sort_keys=True, ensure_ascii=False))
     count("records_written", stats.records)
     count("shards_written")
@@ -201,7 +202,7 @@ class RenderShardFn(_WithModel):
     from apache_beam.io.tfrecordio import _TFRecordUtil  # the framing Beam writes
     stats = records.ShardStats(task["split"], task["shard"])
     index, dead = records.ShardIndex(filename), []
-    progress = _ProgressNote(stg.work(self._staging, "progress", f"{key}.json"))
+    progress = _ProgressNote(stg.progress_path(self._staging, key))
     with FileSystems.create(tmp) as f:
       for item in renderer.render(_manifest(task["manifest"]), pools):
         if isinstance(item, dict):

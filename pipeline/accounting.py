@@ -24,6 +24,12 @@ def planned_views(contents: Sequence[Mapping], ok_style_ids: Iterable[int], *, s
           for c in contents}
 
 
+def usable_style_ids(styles: Sequence[Mapping], dead_letters: Iterable[Mapping]) -> list[int]:
+  """Ids of the styles whose style step did not fail (the ones the plan deals)."""
+  failed = {d["uri"] for d in dead_letters if d["stage"] == "style"}
+  return [s["style_id"] for s in styles if s["uri"] not in failed]
+
+
 def unaccounted_views(contents: Sequence[Mapping], styles: Sequence[Mapping],
                       dead_letters: Iterable[Mapping], written: Mapping[int, int], *,
                       seed: int, holdout_fraction: float, k: int,
@@ -34,9 +40,7 @@ def unaccounted_views(contents: Sequence[Mapping], styles: Sequence[Mapping],
   whole accounts for all its views; a dead-lettered view accounts for one.
   """
   dead = list(dead_letters)
-  failed_styles = {d["uri"] for d in dead if d["stage"] == "style"}
-  ok_styles = [s["style_id"] for s in styles if s["uri"] not in failed_styles]
-  expected = planned_views(contents, ok_styles, seed=seed,
+  expected = planned_views(contents, usable_style_ids(styles, dead), seed=seed,
                            holdout_fraction=holdout_fraction, k=k,
                            include_original=include_original)
   whole = {d["content_id"] for d in dead if d["stage"] == "content"}

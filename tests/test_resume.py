@@ -166,3 +166,39 @@ def test_lock_of_a_dead_job_is_taken_over(tmp_path, inputs, capfd):
   assert f"took over the lock of a job that is no longer running (pid " \
          f"{int(dead.stdout)}" in capfd.readouterr().err
   check_dataset(out, 12, 2, original=True)
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_a_resumed_style_step_reuses_the_stored_state(tmp_path, inputs, monkeypatch,
+                                                      inline):
+  """A rerun takes each style's state from staging instead of recomputing it: inline
+  (small states, e.g. Magenta's bottleneck) or left in its file (large ones)."""
+  import numpy as np
+  from apache_beam.utils import shared
+  from beam_jobs import transforms as T
+  from pipeline import style_states
+  monkeypatch.setattr(style_states, "INLINE_STATE_BYTES", 1 << 30 if inline else 0)
+  style = {"style_id": 7, "uri": str(sorted((inputs / "styles").iterdir())[0])}
+  runs = []
+  for _ in range(2):  # a first run, then a resumed one
+    fn = T.StyleStepFn("classical", shared.Shared(), str(tmp_path), 10**8)
+    fn.setup()
+    calls = []
+    monkeypatch.setattr(fn._model.stylizer, "style_step",
+                        lambda rgb, real=fn._model.stylizer.style_step:
+                        calls.append(1) or real(rgb))
+    runs.append((list(fn.process(style)), len(calls)))
+  (first, computed), (again, recomputed) = runs
+  assert (computed, recomputed) == (1, 0)
+  assert first[0][0] == again[0][0] == 7
+  if inline:
+    for key, value in first[0][1]["state"].items():
+      assert np.array_equal(value, again[0][1]["state"][key])
+  else:
+    assert first[0][1]["state"] is again[0][1]["state"] is None
+    from pipeline import image_io
+    from pipeline.stylizers import from_spec
+    fresh = from_spec("classical").style_step(image_io.load_image(style["uri"]))
+    stored = T.read_state(str(tmp_path), 7)  # what a worker's cache loads
+    assert set(stored) == set(fresh)
+    assert all(np.array_equal(stored[k], fresh[k]) for k in fresh)
