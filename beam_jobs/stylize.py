@@ -164,11 +164,12 @@ def run(argv=None, test_pipeline=None) -> dict:
     records = sum(v["records"] for v in splits.values())
     per_split = ", ".join(f"{k}: {v['records']:,}" for k, v in splits.items())
     con.result(f"wrote {records:,} records ({per_split}) to {args.output} in "
-            f"{console.elapsed(summary['seconds'])}; {summary['dead_letters']} inputs "
-            f"dead-lettered (see {schema.DEAD_LETTER_FILENAME}); contents read "
-            f"{c.get('contents_read', 0):,}, style steps {c.get('style_step_calls', 0)}"
-            + (f", {summary['shards_resumed']} shards kept from an earlier run"
-               if summary["shards_resumed"] else ""))
+               f"{console.elapsed(summary['seconds'])}; {summary['dead_letters']} inputs "
+               f"dead-lettered (see {schema.DEAD_LETTER_FILENAME}); contents read "
+               f"{c.get('contents_read', 0):,}, style steps "
+               f"{c.get('style_step_calls', 0)}"
+               + (f", {summary['shards_resumed']} shards kept from an earlier run"
+                  if summary["shards_resumed"] else ""))
   return summary
 
 

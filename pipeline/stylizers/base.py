@@ -25,6 +25,23 @@ class StylizerConfigError(ValueError):
   """A stylizer spec or model path is unusable. Raised before any work starts."""
 
 
+def check_batch(contents, states: Sequence[Any],
+                strengths: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+  """content_step's arguments, checked alike for every stylizer: float32 [N,H,W,3]
+  contents, one state and one strength in [0, 1] per content. Returns (contents,
+  strengths) as float32 arrays."""
+  contents = np.asarray(contents, np.float32)
+  if contents.ndim != 4 or contents.shape[-1] != 3:
+    raise ValueError(f"contents must be [N,H,W,3], got {contents.shape}")
+  n = contents.shape[0]
+  if len(states) != n or len(strengths) != n:
+    raise ValueError(f"{n} contents but {len(states)} states, {len(strengths)} strengths")
+  s = np.asarray(strengths, np.float32).reshape(n)
+  if ((s < 0) | (s > 1)).any():
+    raise ValueError(f"strengths must be in [0, 1], got {s.tolist()}")
+  return contents, s
+
+
 class Stylizer(abc.ABC):
   """Base class. Subclasses set `name` and implement the abstract methods."""
 

@@ -34,7 +34,7 @@ from typing import Any, Sequence
 import numpy as np
 import tensorflow as tf
 
-from pipeline.stylizers.base import Stylizer
+from pipeline.stylizers.base import Stylizer, check_batch
 
 #: Bump whenever the output for a given (content, style) changes.
 VERSION = "classical-v1"
@@ -376,11 +376,8 @@ class ClassicalStylizer(Stylizer):
 
   def content_step(self, contents: np.ndarray, states: Sequence[Any],
                    strengths: Sequence[float]) -> np.ndarray:
-    contents = np.asarray(contents, np.float32)
-    n = contents.shape[0]
-    if len(states) != n or len(strengths) != n:
-      raise ValueError(f"{n} contents but {len(states)} states, {len(strengths)} strengths")
-    if n == 0:
+    contents, _ = check_batch(contents, states, strengths)
+    if contents.shape[0] == 0:
       return contents.copy()
     if min(contents.shape[1:3]) < 16:
       raise ValueError(f"contents must be at least 16x16, got {contents.shape}")

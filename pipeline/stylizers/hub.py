@@ -36,7 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from pipeline.stylizers.base import Stylizer, StylizerConfigError
+from pipeline.stylizers.base import Stylizer, StylizerConfigError, check_batch
 from pipeline.stylizers.magenta_tf import (BOTTLENECK_DIM, PREDICT_SIGNATURE,
                                            TRANSFER_SIGNATURE)
 from pipeline.stylizers.preprocess import STYLE_SIZE, predictor_input, resize, unit_rgb
@@ -209,15 +209,8 @@ class HubStylizer(Stylizer):
   def content_step(self, contents: np.ndarray, states: Sequence[Any],
                    strengths: Sequence[float]) -> np.ndarray:
     """One model call for the whole batch, each content with its own state."""
-    contents = np.asarray(contents, np.float32)
-    if contents.ndim != 4 or contents.shape[-1] != 3:
-      raise ValueError(f"contents must be [N,H,W,3], got {contents.shape}")
+    contents, s = check_batch(contents, states, strengths)
     n, h, w = contents.shape[:3]
-    if len(states) != n or len(strengths) != n:
-      raise ValueError(f"{n} contents but {len(states)} states, {len(strengths)} strengths")
-    s = np.asarray(strengths, np.float32).reshape(n)
-    if ((s < 0) | (s > 1)).any():
-      raise ValueError(f"strengths must be in [0, 1], got {s.tolist()}")
     if n == 0:
       return contents.copy()
     self.load()
