@@ -50,10 +50,8 @@ def gather(staging: str) -> tuple[dict[str, dict], list[dict]]:
   """(done markers by shard key, every dead letter: style step's and shards')."""
   markers = stg.finished_shards(staging)
   dead = []
-  for path in out.match(stg.style_result_path(staging, "*")):
-    result = json.loads(out.read_text(path))
-    if not result["ok"]:
-      dead.append(result["dead_letter"])
+  for path in out.match(stg.style_result_path(staging, "*", "dead.json")):
+    dead.append(json.loads(out.read_text(path))["dead_letter"])
   for marker in markers.values():
     dead.extend(marker["dead_letters"])
   return markers, dead

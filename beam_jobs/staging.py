@@ -13,7 +13,7 @@ Layout under the staging folder:
     _work/plan.json                    fingerprint of the plan this folder belongs to
     _work/manifests/styles.jsonl       the styles, one JSON object per line
     _work/manifests/SPLIT-SHARD.jsonl  the contents of each shard
-    _work/styles/ID.json (+ ID.npz)    each style's step result (state or dead letter)
+    _work/styles/ID.json (+ ID.npz)    a style step's result and state (ID.dead.json: failed)
     _work/progress/SPLIT-SHARD.json    views done so far in a running shard
     _work/done/SPLIT-SHARD.json        a finished shard: stats and dead letters
     _work/index/SPLIT-SHARD.jsonl      its rows of the record index
@@ -56,7 +56,8 @@ def manifest_path(staging: str, name: str) -> str:
 
 
 def style_result_path(staging: str, style_id, suffix: str = "json") -> str:
-  """A style step's result (`json`), and its state (`npz`) when it succeeded."""
+  """A style step's result: `json` (success, with its state in `npz`) or `dead.json`
+  (the dead letter of a style that failed)."""
   return work(staging, "styles", f"{style_id}.{suffix}")
 
 

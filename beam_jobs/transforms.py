@@ -105,18 +105,28 @@ class StyleStepFn(_WithModel):
   def process(self, style: dict) -> Iterable[Any]:
     report_model_loads()
     sid = style["style_id"]
-    result_path = stg.style_result_path(self._staging, sid)
-    try:
-      result, state = json.loads(out.read_text(result_path)), None
-    except Exception:  # not computed yet (or half-written by a killed run)
+    result, state = self._stored(sid), None
+    if result is None:  # not computed yet (or half-written by a killed run)
       result, state = self._compute(style)
-      out.write_text(result_path, json.dumps(result, sort_keys=True))
+      out.write_text(stg.style_result_path(self._staging, sid,
+                                           "json" if result["ok"] else "dead.json"),
+                     json.dumps(result, sort_keys=True))
     if result["ok"]:
       if result["nbytes"] > style_states.INLINE_STATE_BYTES:
         state = None  # workers load it from its file when they need it
       elif state is None:  # a result kept from an earlier run
         state = read_state(self._staging, sid)
       yield sid, {"style": style, "state": state}
+
+  def _stored(self, sid: int) -> dict | None:
+    """The result an earlier run kept: success and failure have their own file names,
+    so publishing lists the failures alone, however many styles there are."""
+    for suffix in ("json", "dead.json"):
+      try:
+        return json.loads(out.read_text(stg.style_result_path(self._staging, sid, suffix)))
+      except Exception:
+        continue
+    return None
 
   def _compute(self, style: dict) -> tuple[dict, Any]:
     try:

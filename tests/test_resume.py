@@ -202,3 +202,25 @@ def test_a_resumed_style_step_reuses_the_stored_state(tmp_path, inputs, monkeypa
     stored = T.read_state(str(tmp_path), 7)  # what a worker's cache loads
     assert set(stored) == set(fresh)
     assert all(np.array_equal(stored[k], fresh[k]) for k in fresh)
+
+
+def test_a_failed_style_is_kept_as_such_and_gathered_at_publishing(tmp_path, monkeypatch):
+  from apache_beam.utils import shared
+  from beam_jobs import finish
+  from beam_jobs import transforms as T
+  broken = tmp_path / "broken.png"
+  broken.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
+  style = {"style_id": 3, "uri": str(broken)}
+  staging = tmp_path / "out.incomplete"
+  seen = []
+  for _ in range(2):  # a first run, then a resumed one
+    fn = T.StyleStepFn("classical", shared.Shared(), str(staging), 10**8)
+    fn.setup()
+    calls = []
+    monkeypatch.setattr(fn, "_compute", lambda s, real=fn._compute: calls.append(1)
+                        or real(s))
+    seen.append((list(fn.process(style)), len(calls)))
+  assert seen == [([], 1), ([], 0)]  # never planned; computed once
+  markers, dead = finish.gather(str(staging))
+  assert markers == {} and [(d["stage"], d["uri"]) for d in dead] == [("style",
+                                                                         str(broken))]
