@@ -229,17 +229,20 @@ def test_module_entry_point(good):
   assert "OK" in proc.stdout
 
 
-def test_reads_through_tf_gfile_not_just_local_paths(good):
-  # ram:// stands in for gs://: same tf.io.gfile and TFRecordDataset code paths.
-  root = f"ram://validate/{good.parent.name}"
-  tf.io.gfile.makedirs(root)
-  for f in good.iterdir():
-    tf.io.gfile.copy(str(f), f"{root}/{f.name}")
-  assert V.validate(root).ok
-  gone = f"{root}/{schema.shard_filename(NAME, 'val', 1, 2)}"
-  tf.io.gfile.remove(gone)
-  report = V.validate(root + "/")
-  assert _kinds(report) == {"missing_shard"} and report.problems[0].file == gone
+def test_reads_gs_through_a_storage_emulator(good, tmp_path, monkeypatch):
+  pytest.importorskip("gcp_storage_emulator", reason="needs the test extra's emulator")
+  from tests.gcs_services import BUCKET, Services, upload
+  with Services(tmp_path / "logs", deadline_s=300) as svc:
+    for k in ("STORAGE_EMULATOR_HOST", "GOOGLE_CLOUD_PROJECT"):
+      monkeypatch.setenv(k, svc.env[k])
+    root = f"gs://{BUCKET}/{good.parent.name}"
+    upload(svc.env, good, root)
+    assert V.validate(root).ok
+    from tfrecords_schema import storage
+    gone = f"{root}/{schema.shard_filename(NAME, 'val', 1, 2)}"
+    storage._gcs().rm(gone)
+    report = V.validate(root + "/")
+    assert _kinds(report) == {"missing_shard"} and report.problems[0].file == gone
 
 
 # The folder's description of itself.

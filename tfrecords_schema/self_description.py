@@ -15,6 +15,7 @@ import os
 from typing import Callable
 
 from tfrecords_schema import croissant as C
+from tfrecords_schema import storage
 from tfrecords_schema.fields import (BOOL, BYTES, FIELDS, FLOAT, INT, INT_LIST,
                                      SCHEMA_VERSION, STR, STR_LIST, feature_spec_source)
 from tfrecords_schema.index import INDEX_FILENAME, arrow_schema, index_row
@@ -35,14 +36,11 @@ def _join(root: str, name: str) -> str:
 
 
 def _read(path: str) -> bytes:
-  import tensorflow as tf
-  with tf.io.gfile.GFile(path, "rb") as f:
-    return f.read()
+  return storage.read_bytes(path)
 
 
 def _exists(path: str) -> bool:
-  import tensorflow as tf
-  return tf.io.gfile.exists(path)
+  return storage.exists(path)
 
 
 def _tfds_type(feature: dict) -> tuple[str, str]:

@@ -11,8 +11,9 @@ the field table and the records too (tfrecords_schema/self_description.py); with
   python -m tfrecords_schema.validate DIR [--no-decode-images] [--json]
 
 Exit status: 0 valid, 1 problems found, 2 usage error (no such folder, no
-dataset_info.json). DIR may be local or gs:// (tf.io.gfile); needs TensorFlow and
-pyarrow (for index.parquet), and uses mlcroissant when installed.
+dataset_info.json). DIR may be local or gs:// (tfrecords_schema.storage: gcsfs, so an
+emulator works too; an unreachable store exits 2 naming it); needs TensorFlow (image
+decoding) and pyarrow (for index.parquet), and uses mlcroissant when installed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import re
 import sys
 from typing import Any, Callable
 
-from tfrecords_schema import DEAD_LETTER_FILENAME, METADATA_FILENAME
+from tfrecords_schema import DEAD_LETTER_FILENAME, METADATA_FILENAME, storage
 from tfrecords_schema import self_description as describe
 from tfrecords_schema.codec import SchemaError, decode_example
 from tfrecords_schema.fields import SCHEMA_VERSION
@@ -137,9 +138,7 @@ def _join(root: str, name: str) -> str:
 
 
 def _read_json(path: str) -> Any:
-  import tensorflow as tf
-  with tf.io.gfile.GFile(path, "rb") as f:
-    return json.loads(f.read().decode("utf-8"))
+  return json.loads(storage.read_bytes(path).decode("utf-8"))
 
 
 def _read_json_object(path: str, v) -> dict:
@@ -234,35 +233,30 @@ class _Validator:
 
   def read_shard(self, shard: _Shard) -> None:
     """Every record of one file; a framing error ends the file, not the run."""
-    import tensorflow as tf
     path = shard.path
     add = lambda kind, msg: self.add(path, kind, msg)  # noqa: E731
     layout = _ShardLayout(self, shard)
     consumed = 0
-    it = tf.data.TFRecordDataset(path).as_numpy_iterator()
-    while True:
-      try:
-        raw = next(it)
-      except StopIteration:
-        break
-      except tf.errors.DataLossError as e:
-        msg = _tf_message(e)
-        kind = "truncated_shard" if "truncated" in msg else "corrupt_record"
-        add(kind, f"{'truncated' if kind == 'truncated_shard' else 'corrupt'} file: read "
-            f"{shard.records} record(s) before the failure ({msg}); the rest of the file "
-            "is unreadable")
-        shard.clean = False
-        break
-      except tf.errors.OpError as e:
-        add("unreadable_shard", f"read {shard.records} record(s) before the failure: "
-            f"{type(e).__name__}: {_tf_message(e)}")
-        shard.clean = False
-        break
-      self.check_record(raw, shard, layout, add, consumed)
-      consumed += len(raw) + _FRAMING
-      shard.records += 1
+    try:
+      with storage.open_read(path) as f:
+        for raw in storage.iter_records(f, path):
+          self.check_record(raw, shard, layout, add, consumed)
+          consumed += len(raw) + _FRAMING
+          shard.records += 1
+    except storage.RecordError as e:
+      msg = str(e).split(": ", 1)[-1]
+      kind = "truncated_shard" if e.kind == "truncated" else "corrupt_record"
+      add(kind, f"{e.kind} file: read {shard.records} record(s) before the failure "
+          f"({msg}); the rest of the file is unreadable")
+      shard.clean = False
+    except storage.StoreUnreachableError:
+      raise
+    except OSError as e:
+      add("unreadable_shard", f"read {shard.records} record(s) before the failure: "
+          f"{type(e).__name__}: {e}")
+      shard.clean = False
     if shard.clean:
-      shard.size = tf.io.gfile.stat(path).length
+      shard.size = storage.size(path)
       if shard.size != consumed:
         # TF reads a cut-off record header (< 12 bytes) as a clean end of file.
         add("truncated_shard", f"truncated file: read {shard.records} record(s), ending "
@@ -353,12 +347,11 @@ class _ShardLayout:
 def validate(dataset_dir: str, *, decode_images: bool = True) -> Report:
   """Checks shards, records and metadata of a dataset folder; never raises for a bad
   dataset (only DatasetNotFoundError when there is no dataset to check)."""
-  import tensorflow as tf
   root = dataset_dir.rstrip("/") or "/"
   info_path = _join(root, DATASET_INFO_FILENAME)
-  if not tf.io.gfile.isdir(root):
+  if not storage.isdir(root):  # an unreachable store raises StoreUnreachableError
     raise DatasetNotFoundError(f"{dataset_dir}: no such folder")
-  if not tf.io.gfile.exists(info_path):
+  if not storage.exists(info_path):
     raise DatasetNotFoundError(f"{dataset_dir}: no {DATASET_INFO_FILENAME}; is this a "
                                "dataset folder written by beam_jobs.stylize?")
   v = _Validator(root, decode_images)
@@ -389,7 +382,7 @@ def validate(dataset_dir: str, *, decode_images: bool = True) -> Report:
 
   # What is on disk.
   found = {}
-  for entry in tf.io.gfile.listdir(root):
+  for entry in storage.listdir(root):
     m = _SHARD_RE.match(entry.rstrip("/"))
     if m:
       found[_join(root, entry.rstrip("/"))] = m
@@ -455,10 +448,9 @@ def validate(dataset_dir: str, *, decode_images: bool = True) -> Report:
 def _check_metadata(v: _Validator, root: str, name: str, info_splits: dict) -> dict:
   """stylized_metadata.json and dead_letter.jsonl agree with dataset_info and the data;
   returns the metadata ({} when unreadable)."""
-  import tensorflow as tf
   path = _join(root, METADATA_FILENAME)
   meta: dict = {}
-  if not tf.io.gfile.exists(path):
+  if not storage.exists(path):
     v.add(path, "metadata", "missing")
   else:
     meta = _read_json_object(path, v)
@@ -490,11 +482,11 @@ def _check_metadata(v: _Validator, root: str, name: str, info_splits: dict) -> d
                 f"{'hold' if source == 'the shards' else 'says'} {want!r}")
 
   dl_path = _join(root, DEAD_LETTER_FILENAME)
-  if not tf.io.gfile.exists(dl_path):
+  if not storage.exists(dl_path):
     v.add(dl_path, "metadata", "missing (the job writes it, empty when nothing failed)")
     return meta
-  with tf.io.gfile.GFile(dl_path, "rb") as f:
-    lines = [ln for ln in f.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+  text = storage.read_bytes(dl_path).decode("utf-8", "replace")
+  lines = [ln for ln in text.splitlines() if ln.strip()]
   for i, line in enumerate(lines):
     try:
       entry = json.loads(line)
@@ -524,7 +516,7 @@ def main(argv: list[str] | None = None) -> int:
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
   try:
     report = validate(args.dataset_dir, decode_images=args.decode_images)
-  except DatasetNotFoundError as e:
+  except (DatasetNotFoundError, storage.StoreUnreachableError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 2
   print(json.dumps(report.to_json(), indent=2) if args.json else report.summary())

@@ -39,9 +39,10 @@ import tensorflow as tf
 
 import tfrecords_schema as schema
 from trainer.records import (DataError, check_shards, decode_view,  # noqa: F401
-                             decode_window, find_bad_shard, group_views,
+                             decode_window, find_bad_shard, group_views, is_remote,
                              is_stylized_dataset, make_record_dataset, parse_lean,
-                             read_metadata, read_shard, resolve_files)
+                             read_dataset_file, read_files, read_metadata, read_shard,
+                             resolve_files)
 
 PAIR_MODES = ("styles", "augment")
 TRAIN_VIEWS = ("originals", "all")
@@ -273,7 +274,8 @@ def _stream(cfg: DataConfig, per_group, keep, input_context, epoch: int, repeat:
     ds = tf.data.Dataset.from_tensor_slices(tf.gather(tf.constant(files), order))
     if len(files) >= n_pipes > 1:
       ds = ds.shard(n_pipes, pipe)
-    ds = ds.interleave(lambda f: group_views(read_shard(f), max_views),
+    remote = is_remote(files)
+    ds = ds.interleave(lambda f: group_views(read_shard(f, remote), max_views),
                        cycle_length=cycle, num_parallel_calls=tf.data.AUTOTUNE,
                        deterministic=True)
     if n_pipes > 1 and len(files) < n_pipes:

@@ -41,8 +41,9 @@ def load_sample(data: str, split: str, image_size: int, max_images: int,
                 max_views: int) -> dict:
   """Whole contents, round-robin over the split's shards, until max_images views."""
   files = records_lib.resolve_files(data, split)
+  remote = records_lib.is_remote(files)
   groups = tf.data.Dataset.from_tensor_slices(files).interleave(
-      lambda f: records_lib.group_views(records_lib.read_shard(f), max_views),
+      lambda f: records_lib.group_views(records_lib.read_shard(f, remote), max_views),
       cycle_length=len(files), block_length=1)
   serialized = []
   for views, n in groups.as_numpy_iterator():

@@ -208,11 +208,10 @@ def _write_outputs(cfg: Config, results: dict, pretrain_metrics, test) -> None:
   if pm:
     full["pretrain"] = pm
   grid = None
-  sheet = os.path.join(source, "contact_sheet.png") if meta else ""
-  if sheet and tf.io.gfile.exists(sheet):
+  sheet = data_lib.read_dataset_file(source, "contact_sheet.png") if meta else None
+  if sheet:
     from PIL import Image
-    with tf.io.gfile.GFile(sheet, "rb") as f:
-      grid = np.asarray(Image.open(io.BytesIO(f.read())).convert("RGB"))
+    grid = np.asarray(Image.open(io.BytesIO(sheet)).convert("RGB"))
   examples = retrieval_examples(test["pretrained encoder"]) if meta else []
   path = report.write_report(os.path.join(cfg.job_dir, "report.html"), full,
                              sample_grid=grid, retrieval_examples=examples)

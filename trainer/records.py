@@ -15,47 +15,66 @@ from typing import Optional
 import tensorflow as tf
 
 import tfrecords_schema as schema
+from tfrecords_schema import storage
 
 
 class DataError(ValueError):
   """The shards cannot be used; the message names the file or pattern."""
 
 
-def _gfile_glob(pattern: str) -> list[str]:
+def _isdir(path: str) -> bool:
   try:
-    return sorted(tf.io.gfile.glob(pattern))
-  except tf.errors.OpError:
+    return storage.isdir(path)
+  except storage.StoreUnreachableError as e:
+    raise DataError(str(e)) from None
+
+
+def _glob(pattern: str) -> list[str]:
+  try:
+    return storage.glob(pattern)
+  except storage.StoreUnreachableError as e:
+    raise DataError(str(e)) from None
+  except (OSError, ValueError):
     return []
 
 
 def resolve_files(data: str, split: str) -> list[str]:
-  """The shards of `split` in a dataset folder, or the files a glob names."""
-  if tf.io.gfile.isdir(data):
-    files = _gfile_glob(os.path.join(data, f"*-{split}.tfrecord-*"))
+  """The shards of `split` in a dataset folder, or the files a glob names (local or
+  gs://; an unreachable store is said as such, not as "no shards")."""
+  if _isdir(data):
+    files = _glob(storage.join(data, f"*-{split}.tfrecord-*"))
     where = f"{data} (split {split!r})"
   else:
-    files = _gfile_glob(data)
+    files = _glob(data)
     where = data
   if not files:
     raise DataError(f"no TFRecord shards match {where}")
   return files
 
 
+def _folder(data: str) -> str:
+  return data if _isdir(data) else data.rstrip("/").rsplit("/", 1)[0]
+
+
 def read_metadata(data: str) -> Optional[dict]:
   """stylized_metadata.json beside the shards, when there is one."""
-  folder = data if tf.io.gfile.isdir(data) else os.path.dirname(data)
-  path = os.path.join(folder, schema.METADATA_FILENAME)
-  if not tf.io.gfile.exists(path):
+  path = storage.join(_folder(data), schema.METADATA_FILENAME)
+  if not storage.exists(path):
     return None
-  with tf.io.gfile.GFile(path) as f:
-    return json.load(f)
+  return json.loads(storage.read_bytes(path).decode("utf-8"))
+
+
+def read_dataset_file(data: str, name: str) -> Optional[bytes]:
+  """A file of the dataset folder (e.g. its contact sheet), or None when absent."""
+  path = storage.join(_folder(data), name)
+  return storage.read_bytes(path) if storage.exists(path) else None
 
 
 def is_stylized_dataset(path: str) -> bool:
   """A folder the dataset job wrote, or a glob of TFRecord shards."""
-  if tf.io.gfile.isdir(path):
-    return tf.io.gfile.exists(os.path.join(path, schema.METADATA_FILENAME)) or bool(
-        _gfile_glob(os.path.join(path, "*.tfrecord-*")))
+  if _isdir(path):
+    return storage.exists(storage.join(path, schema.METADATA_FILENAME)) or bool(
+        _glob(storage.join(path, "*.tfrecord-*")))
   return ".tfrecord" in os.path.basename(path)
 
 
@@ -64,7 +83,7 @@ def check_shards(files: list[str]) -> None:
   fails here, naming the file, before any training starts."""
   for path in files:
     try:
-      first = next(iter(tf.data.TFRecordDataset(path).take(1)), None)
+      first = next(iter(read_shard(path).take(1)), None)
     except tf.errors.OpError as e:
       raise DataError(f"{path}: unreadable TFRecord shard ({e.message.splitlines()[0]})")
     if first is None:
@@ -83,7 +102,7 @@ def find_bad_shard(files: list[str]) -> Optional[str]:
   for path in files:
     index = -1
     try:
-      for index, raw in enumerate(tf.data.TFRecordDataset(path)):
+      for index, raw in enumerate(read_shard(path)):
         schema.decode_example(raw.numpy())
     except tf.errors.OpError as e:
       return (f"{path}: truncated or corrupt shard after {index + 1} records "
@@ -93,10 +112,40 @@ def find_bad_shard(files: list[str]) -> Optional[str]:
   return None
 
 
-def read_shard(path, buffer_bytes: int = 4 << 20) -> tf.data.Dataset:
-  """One shard's records; a 4 MB read buffer (TF's default is 256 KB), which matters
-  on gs:// where every read is a request."""
+def read_shard(path, remote: Optional[bool] = None,
+               buffer_bytes: int = 4 << 20) -> tf.data.Dataset:
+  """One shard's records, in file order. Local files: TFRecordDataset with a 4 MB read
+  buffer (TF's default is 256 KB). gs://: tfrecords_schema.storage reads the framing
+  (CRCs checked) through gcsfs, whose endpoint can be an emulator, unlike TensorFlow's
+  own gs:// filesystem. `path` may be a str or, inside interleave, a string tensor;
+  then `remote` says which (`is_remote(files)`)."""
+  if remote is None:
+    remote = storage.is_remote(path)
+  if remote:
+    return _remote_records(path)
   return tf.data.TFRecordDataset(path, buffer_size=buffer_bytes)
+
+
+def is_remote(files: list[str]) -> bool:
+  """True when the shards are on an object store (a dataset is in one place)."""
+  return any(storage.is_remote(f) for f in files)
+
+
+def _remote_records(path) -> tf.data.Dataset:
+  def records(p):
+    try:
+      yield from storage.records(p.decode())
+    except storage.RecordError as e:  # tf.data says OpError: keep the file and reason
+      raise tf.errors.DataLossError(None, None, str(e)) from None
+  return tf.data.Dataset.from_generator(
+      records, args=(path,), output_signature=tf.TensorSpec([], tf.string))
+
+
+def read_files(files: list[str]) -> tf.data.Dataset:
+  """The records of several shards, one file after another (local or gs://)."""
+  remote = is_remote(files)
+  return tf.data.Dataset.from_tensor_slices(files).flat_map(
+      lambda f: read_shard(f, remote))
 
 
 def group_views(records: tf.data.Dataset, max_views: int,
@@ -189,5 +238,5 @@ def make_record_dataset(files: list[str], image_size: int, batch_size: int,
            "style_name": rec["style_name"], "style_artist": rec["style_artist"]}
     out.update({name: rec[name] for name in extra})
     return out
-  return (tf.data.TFRecordDataset(files).map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+  return (read_files(files).map(decode, num_parallel_calls=tf.data.AUTOTUNE)
           .batch(batch_size).prefetch(tf.data.AUTOTUNE))

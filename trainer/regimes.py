@@ -40,10 +40,11 @@ def scan_split(files: list[str], label_field: str = "content_primary_label") -> 
   """Reads ids and the label of every record of a split, no image decoded."""
   import tensorflow as tf
   from tfrecords_schema import feature_spec
+  from trainer import records as records_lib
   full = feature_spec()
   spec = {k: full[k] for k in ("content_id", "style_id", label_field)}
   parts = {k: [] for k in spec}
-  ds = tf.data.TFRecordDataset(files).batch(1024).map(
+  ds = records_lib.read_files(files).batch(1024).map(
       lambda s: tf.io.parse_example(s, spec), num_parallel_calls=tf.data.AUTOTUNE)
   for b in ds:
     for k in spec:

@@ -64,7 +64,7 @@ def steps_per_epoch(cfg: Config, dcfg: data_lib.DataConfig) -> int:
   elif meta and cfg.split in meta.get("splits", {}):
     contents = meta["splits"][cfg.split]["contents"]
   else:
-    groups = data_lib.group_views(tf.data.TFRecordDataset(
+    groups = data_lib.group_views(data_lib.read_files(
         data_lib.resolve_files(cfg.data, cfg.split)), data_lib.views_per_content(dcfg))
     contents = int(groups.reduce(0, lambda n, _: n + 1))
   steps = contents // cfg.batch_size

@@ -1,0 +1,224 @@
+"""Where a dataset folder lives, for its readers: a local path or an object store (gs://).
+
+The readers (the validator, the trainer) reach gs:// through fsspec's `gcsfs`, not
+TensorFlow's own gs:// filesystem: TensorFlow's endpoint is fixed, so it cannot be
+pointed at a storage emulator, and a code path that cannot be rehearsed offline is a
+code path nobody has run before the first paid job. gcsfs honours
+`STORAGE_EMULATOR_HOST` (the emulator: no credentials) and Google's default credentials
+on a VM alike, so the same lines read the emulator in the tests and GCS in production.
+Local paths go straight to the operating system.
+
+TFRecord framing is read here in Python (`iter_records`), with the masked CRC32C of
+each length and record checked, so a remote shard needs no TensorFlow filesystem at all:
+the trainer feeds these bytes to tf.data, the validator to the record checks. Read
+throughput of each way, against local disk: benchmarks/README.md ("Reading gs://").
+
+An unreachable store fails at once with `StoreUnreachableError`, naming the URL and the
+endpoint, instead of surfacing later as "no such folder" or "no shards match".
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import glob as globlib
+import os
+import socket
+import struct
+from typing import BinaryIO, Iterator
+from urllib.parse import urlparse
+
+#: Remote reads go in blocks this large: each read of an object store is a request.
+BLOCK_BYTES = 8 << 20
+_ENDPOINT = "https://storage.googleapis.com"
+
+
+class StoreUnreachableError(OSError):
+  """The object store behind a URL does not answer; the message names both."""
+
+
+class RecordError(ValueError):
+  """A TFRecord shard is truncated (`kind` 'truncated') or fails a CRC ('corrupt')."""
+
+  def __init__(self, kind: str, message: str):
+    super().__init__(message)
+    self.kind = kind
+
+
+def is_remote(path: str) -> bool:
+  return "://" in path and not path.startswith("file://")
+
+
+def join(root: str, *names: str) -> str:
+  return "/".join([root.rstrip("/"), *names]) if is_remote(root) else os.path.join(
+      root, *names)
+
+
+def endpoint() -> str:
+  """The gs:// endpoint readers talk to: the emulator's when STORAGE_EMULATOR_HOST is set."""
+  return os.environ.get("STORAGE_EMULATOR_HOST", "").rstrip("/") or _ENDPOINT
+
+
+_FILESYSTEMS: dict[str, object] = {}
+
+
+def _gcs():
+  """One gcsfs filesystem per endpoint. `gcsfs.core.GCSFileSystem`, not the package's
+  default class: that one first asks a gRPC control API for the bucket's layout, which
+  an emulator does not serve (a 60 s time-out per bucket); plain JSON-API reads work
+  on every bucket type."""
+  key = endpoint()
+  if key not in _FILESYSTEMS:
+    try:
+      from gcsfs.core import GCSFileSystem
+    except ImportError as e:
+      raise ImportError("reading gs:// needs gcsfs: pip install -e '.[gcp]'") from e
+    emulated = key != _ENDPOINT
+    _FILESYSTEMS[key] = GCSFileSystem(
+        token="anon" if emulated else None,  # None: Google's default credentials
+        project=os.environ.get("GOOGLE_CLOUD_PROJECT", ""), block_size=BLOCK_BYTES)
+  return _FILESYSTEMS[key]
+
+
+_CHECKED: set[str] = set()
+
+
+def check_reachable(url: str, timeout_s: float = 5.0) -> None:
+  """Fails fast, naming `url`, when the store behind it does not accept a connection.
+
+  A client library retries a refused connection with back-off for half a minute or
+  more before it says so; one TCP connect answers in milliseconds."""
+  if not is_remote(url):
+    return
+  if not url.startswith("gs://"):
+    raise StoreUnreachableError(f"{url}: only local paths and gs:// are supported")
+  where = endpoint()
+  if where in _CHECKED:
+    return
+  parsed = urlparse(where if "://" in where else f"http://{where}")
+  port = parsed.port or (443 if parsed.scheme == "https" else 80)
+  try:
+    socket.create_connection((parsed.hostname, port), timeout=timeout_s).close()
+  except OSError as e:
+    raise StoreUnreachableError(
+        f"cannot reach the store behind {url}: {parsed.hostname}:{port} "
+        f"({'STORAGE_EMULATOR_HOST' if where != _ENDPOINT else 'GCS'}) does not answer "
+        f"({type(e).__name__}: {e})") from None
+  _CHECKED.add(where)
+
+
+def _remote(path: str):
+  check_reachable(path)
+  return _gcs()
+
+
+def _wrap(url: str, e: Exception) -> Exception:
+  """A connection failure mid-way becomes StoreUnreachableError naming the URL."""
+  name = type(e).__name__
+  if isinstance(e, (ConnectionError, TimeoutError)) or "Connect" in name:
+    return StoreUnreachableError(f"cannot reach the store behind {url} ({endpoint()}): "
+                                 f"{name}: {e}")
+  return e
+
+
+def isdir(path: str) -> bool:
+  if not is_remote(path):
+    return os.path.isdir(path)
+  try:
+    return _remote(path).isdir(path)
+  except Exception as e:
+    raise _wrap(path, e) from e
+
+
+def exists(path: str) -> bool:
+  if not is_remote(path):
+    return os.path.exists(path)
+  try:
+    return _remote(path).exists(path)
+  except Exception as e:
+    raise _wrap(path, e) from e
+
+
+def listdir(path: str) -> list[str]:
+  """Names (not paths) of the entries directly in a folder, sorted."""
+  if not is_remote(path):
+    return sorted(os.listdir(path))
+  try:
+    found = _remote(path).ls(path, detail=False)
+  except Exception as e:
+    raise _wrap(path, e) from e
+  return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in found)
+
+
+def glob(pattern: str) -> list[str]:
+  """Paths matching a shell pattern (`*`, `?`, `[...]` in the last part), sorted."""
+  if not is_remote(pattern):
+    return sorted(globlib.glob(pattern))
+  folder, name = pattern.rstrip("/").rsplit("/", 1)
+  if any(c in folder for c in "*?["):
+    raise ValueError(f"{pattern}: only the last part of a gs:// pattern may hold wildcards")
+  if not isdir(folder):
+    return []
+  return [join(folder, n) for n in listdir(folder) if fnmatch.fnmatchcase(n, name)]
+
+
+def size(path: str) -> int:
+  if not is_remote(path):
+    return os.path.getsize(path)
+  try:
+    return int(_remote(path).size(path))
+  except Exception as e:
+    raise _wrap(path, e) from e
+
+
+def open_read(path: str) -> BinaryIO:
+  if not is_remote(path):
+    return open(path, "rb")
+  try:
+    return _remote(path).open(path, "rb", block_size=BLOCK_BYTES)
+  except Exception as e:
+    raise _wrap(path, e) from e
+
+
+def read_bytes(path: str) -> bytes:
+  with open_read(path) as f:
+    return f.read()
+
+
+def _masked_crc(data: bytes) -> int:
+  import google_crc32c
+  crc = google_crc32c.value(data)
+  return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def iter_records(f: BinaryIO, name: str = "", check_crc: bool = True) -> Iterator[bytes]:
+  """Each record of an uncompressed TFRecord stream, its framing and CRCs checked.
+
+  Framing per record: uint64 length (little-endian), uint32 masked CRC32C of those 8
+  bytes, the data, uint32 masked CRC32C of the data. Raises RecordError ('truncated'
+  when the stream ends inside a record, 'corrupt' when a CRC does not match)."""
+  offset = 0
+  while True:
+    header = f.read(12)
+    if not header:
+      return
+    if len(header) < 12:
+      raise RecordError("truncated", f"{name}: truncated record header at byte {offset}")
+    length, length_crc = struct.unpack("<QI", header)
+    if check_crc and _masked_crc(header[:8]) != length_crc:
+      raise RecordError("corrupt", f"{name}: corrupted record at byte {offset} (the "
+                        "length's CRC does not match)")
+    data = f.read(length)
+    footer = f.read(4)
+    if len(data) < length or len(footer) < 4:
+      raise RecordError("truncated", f"{name}: truncated record at byte {offset}")
+    if check_crc and _masked_crc(data) != struct.unpack("<I", footer)[0]:
+      raise RecordError("corrupt", f"{name}: corrupted record at byte {offset} (the "
+                        "data's CRC does not match)")
+    yield data
+    offset += length + 16
+
+
+def records(path: str) -> Iterator[bytes]:
+  """Every record of the shard at `path` (local or gs://), CRCs checked."""
+  with open_read(path) as f:
+    yield from iter_records(f, path)
