@@ -8,7 +8,8 @@ file for the duration of the job (the workers inherit them) and keeps the consol
 itself. On failure the log's last lines are shown and its path is given.
 
 Progress is counted where it is true on any runner: the done markers and progress notes
-the shard tasks write into the staging folder.
+the shard tasks write into the staging folder. The same counts tell a stalled job
+(`Progress.idle_s`): nothing in them changes while no worker makes progress.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 
 from beam_jobs import output as out
 from beam_jobs import staging as stg
@@ -133,6 +135,13 @@ class Progress:
                                 "[{elapsed}<{remaining}, {rate_fmt}]{postfix}")
     self._stop = threading.Event()
     self._thread = threading.Thread(target=self._poll, daemon=True, name="progress")
+    self._seen: tuple = ()
+    self._changed = time.monotonic()
+
+  def idle_s(self) -> float:
+    """Seconds since a style step, a shard or a running shard's progress note last
+    changed (as of the last poll)."""
+    return time.monotonic() - self._changed
 
   def __enter__(self) -> "Progress":
     self._refresh()
@@ -164,6 +173,10 @@ class Progress:
         with contextlib.suppress(Exception):
           running += int(json.loads(out.read_text(path))["views"])
     views = sum(self._done_views.values()) + running
+    seen = (len(self._done_views), views,
+            len(out.match(stg.style_result_path(self._staging, "*"))))
+    if seen != self._seen:
+      self._seen, self._changed = seen, time.monotonic()
     self._bar.set_postfix_str(f"shards {len(self._done_views)}/{self._total_shards}",
                               refresh=False)
     delta = min(views, self._bar.total) - self._bar.n

@@ -83,6 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
                  help="file name prefix of the shards (default stylized)")
   p.add_argument("--overwrite", action="store_true",
                  help="replace an existing dataset at --output (only on success)")
+  p.add_argument("--stall_timeout", type=float, default=1800.0, metavar="SECONDS",
+                 help="fail (and cancel a remote job) when no style step or shard "
+                      "finishes and no running shard's progress note changes for this "
+                      "long; the same command then resumes (default 1800: a Dataflow "
+                      "worker pool can take 10 minutes to start; 0: wait forever)")
   p.add_argument("--verbose", action="store_true",
                  help="show Beam's, TensorFlow's and the workers' logs on the console "
                       "(by default they go to a temporary log file, whose path is shown "
@@ -104,6 +109,7 @@ def validate_args(args) -> tuple[float, float, float]:
       (args.num_shards >= 0, "--num_shards must be >= 0"),
       (args.batch_size >= 1, "--batch_size must be >= 1"),
       (args.max_contents >= 0, "--max_contents must be >= 0"),
+      (args.stall_timeout >= 0, "--stall_timeout must be >= 0"),
       (args.max_styles >= 0 and args.max_styles_per_artist >= 0,
        "--max_styles and --max_styles_per_artist must be >= 0"),
       (0.0 <= args.holdout_style_fraction < 1.0,

@@ -52,9 +52,11 @@ class ComputeStyleStates(beam.PTransform):
 
   def expand(self, pbegin):
     return (pbegin
-            | "ReadStyleManifest" >> beam.io.ReadFromText(
-                stg.manifest_path(self._staging, "styles"), validate=False)
-            | "ParseStyles" >> beam.Map(json.loads)
+            # Our DoFn reads the manifest, not Beam's text source: a worker then
+            # loads this project's code before its first gs:// access (remote.py).
+            | "StyleManifest" >> beam.Create(
+                [stg.manifest_path(self._staging, "styles")], reshuffle=False)
+            | "ReadStyles" >> beam.FlatMap(T.read_manifest)
             | _metered("MeterStyles", "shuffle_bytes")
             | "SpreadStyles" >> beam.Reshuffle()
             | "StyleStep" >> beam.ParDo(T.StyleStepFn(

@@ -175,27 +175,58 @@ def _kill_workers() -> None:
       os.kill(pid, 9)
 
 
-def run_and_wait(p, options: PipelineOptions, on_started=None):
-  """p.run() and wait for the result; a local worker's death fails the run.
+def _wait_remote(p, on_started, stalled):
+  """A remote runner returns once the job is submitted; its wait runs in a thread so
+  that this one can cancel a stalled job (Beam's own wait has no such exit)."""
+  result = p.run()
+  if on_started:
+    on_started(result)
+  box: dict = {}
+
+  def target():
+    try:
+      result.wait_until_finish()
+    except BaseException as e:  # re-raised in the caller's thread
+      box["error"] = e
+
+  waiter = threading.Thread(target=target, name="wait-for-job", daemon=True)
+  try:
+    waiter.start()
+    while waiter.is_alive():
+      waiter.join(timeout=0.5)
+      why = stalled() if stalled and waiter.is_alive() else None
+      if why:
+        with contextlib.suppress(Exception):
+          result.cancel()
+        raise _stalled(why)
+  except KeyboardInterrupt:
+    with contextlib.suppress(Exception):
+      result.cancel()
+    raise
+  if "error" in box:
+    raise box["error"]
+  return result
+
+
+def _stalled(why: str) -> Exception:
+  from beam_jobs.remote import JobStalledError
+  return JobStalledError(why)
+
+
+def run_and_wait(p, options: PipelineOptions, on_started=None, stalled=None):
+  """p.run() and wait for the result; a local worker's death or a stall fails the run.
 
   The FnApiRunner notices a dead worker only if data was in flight to it; otherwise it
   waits for the lost bundle forever. So the run happens in a thread while this one
   watches for a worker's death; then the surviving workers are stopped and the run
   fails with the worker's exit code (Ctrl-C stops them too). `on_started(result)` runs
-  once the job is submitted (a remote runner returns at once, the local one when done);
+  once the job is submitted (a remote runner returns at once, the local one when done).
+  `stalled()` is polled on any runner: a message means the job has stopped moving, and
+  it is cancelled (remote) or its workers stopped (local) and the run fails with it.
   Ctrl-C on a remote job cancels it, which Beam itself does not do.
   """
   if not _is_local_multi(options):
-    result = p.run()
-    if on_started:
-      on_started(result)
-    try:
-      result.wait_until_finish()
-    except KeyboardInterrupt:
-      with contextlib.suppress(Exception):
-        result.cancel()
-      raise
-    return result
+    return _wait_remote(p, on_started, stalled)
   box: dict = {}
 
   def target():
@@ -211,13 +242,16 @@ def run_and_wait(p, options: PipelineOptions, on_started=None):
       runner.start()
       while runner.is_alive():
         runner.join(timeout=0.5)
+        why = stalled() if stalled and runner.is_alive() else None
         if watch.died.is_set() and runner.is_alive():
           runner.join(timeout=5.0)  # the runner may still notice and fail by itself
           if runner.is_alive():
-            _kill_workers()
-            watch.abandon()
-            raise WorkerDiedError(f"a worker process died ({watch.why[0]}); the local "
-                                  "runner cannot redo its work")
+            why = (f"a worker process died ({watch.why[0]}); the local runner cannot "
+                   "redo its work")
+        if why and runner.is_alive():
+          _kill_workers()
+          watch.abandon()
+          raise (WorkerDiedError(why) if watch.died.is_set() else _stalled(why))
     except KeyboardInterrupt:  # else the workers finish their bundles on their own
       _kill_workers()
       raise

@@ -122,7 +122,8 @@ class Lock:
       raise JobLockedError(
           f"another job is writing this output: pid {held.get('pid')} on "
           f"{held.get('host')}, started {held.get('started')}"
-          + (f", Dataflow job {held['job_id']}" if held.get("job_id") else "") +
+          + (f", {held.get('runner', 'Dataflow')} job {held['job_id']}"
+             if held.get("job_id") else "") +
           f" (lock {self.path}); wait for it or stop it, then rerun")
     self.taken_over = held
     self._write()

@@ -14,7 +14,10 @@ from typing import Mapping
 
 from apache_beam.io.filesystems import FileSystems
 
+from beam_jobs import remote
 import tfrecords_schema as schema
+
+remote.anonymous_on_emulator()  # the launcher and every worker do their I/O through here
 
 
 class OutputError(ValueError):

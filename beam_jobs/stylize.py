@@ -39,7 +39,7 @@ logging.getLogger().addFilter(lambda r: "apitools not found" not in r.getMessage
 import apache_beam as beam  # pylint: disable=g-import-not-at-top
 from apache_beam.metrics.metric import MetricsFilter
 
-from beam_jobs import console, finish, flags, graph, launch, local_runner
+from beam_jobs import console, finish, flags, graph, launch, local_runner, remote
 from beam_jobs import output as out
 from beam_jobs import staging as stg
 from beam_jobs import transforms as T
@@ -63,21 +63,36 @@ def _counters(result) -> dict[str, int]:
   return totals
 
 
-def _render(prep, tasks, options, con, done, test_pipeline, lock) -> dict:
-  """Runs the graph for the shards still to do, under the progress bar."""
+def _render(prep, tasks, options, con, done, test_pipeline, lock, stall_s) -> dict:
+  """Runs the graph for the shards still to do, under the progress bar; a job that
+  makes no progress for `stall_s` seconds (0: never) is stopped and fails."""
   p = test_pipeline or beam.Pipeline(runner=local_runner.runner_for(options),
                                      options=options)
   graph.build_pipeline(p, prep, tasks, lock_token=lock.token)
+  runner = remote.runner_name(options) or "local runner"
+  job: dict = {}
 
-  def started(result):
-    if callable(getattr(result, "job_id", None)):  # Dataflow: for whoever finds the lock
-      lock.note(job_id=result.job_id())
+  def started(result):  # for whoever finds the lock, and for the stall message
+    job["id"] = remote.job_id(result)
+    if job["id"]:
+      lock.note(job_id=job["id"], runner=runner)
 
-  remote = local_runner.is_remote(options) and not test_pipeline
+  def stalled():
+    idle = progress.idle_s()
+    if not stall_s or idle < stall_s:
+      return None
+    return (f"no progress for {console.elapsed(idle)} (--stall_timeout={stall_s:g}: no "
+            f"style step or shard finished, no progress note changed) in "
+            f"{runner + ' job ' + job['id'] if job.get('id') else 'the ' + runner}; "
+            "stopped it")
+
+  every = 10.0 if local_runner.is_remote(options) and not test_pipeline else 2.0
+  if stall_s:  # the stall is seen within a quarter of its time
+    every = min(every, max(stall_s / 4, 0.5))
   with local_runner.cores_shared_between_workers(options), console.Progress(
       con, prep.staging, len(prep.tasks), prep.planned_views, done,
-      every=10.0 if remote else 2.0):
-    result = local_runner.run_and_wait(p, options, started)
+      every=every) as progress:
+    result = local_runner.run_and_wait(p, options, started, stalled)
   return _counters(result)
 
 
@@ -97,13 +112,40 @@ def _acquire(lock: Lock, staging: str, con) -> None:
     held = lock.taken_over
     con.say(f"stylize: took over the lock of a job that is no longer running (pid "
             f"{held.get('pid')} on {held.get('host')}, started {held.get('started')})"
-            + (f"; if its Dataflow job {held['job_id']} still runs, cancel it: its "
-               "shards will not be used" if held.get("job_id") else ""))
+            + (f"; if its {held.get('runner', 'Dataflow')} job {held['job_id']} still "
+               "runs, cancel it: its shards will not be used" if held.get("job_id")
+               else ""))
+
+
+def _check_runner(args, options) -> None:
+  """A remote run's paths, code shipping and job endpoint, before any work."""
+  flags.check_paths_for_runner(args, local_runner.is_remote(options))
+  if not local_runner.is_remote(options):
+    return
+  try:
+    remote.check_code_shipped(options)
+    remote.check_job_endpoint(options)
+  except (ValueError, ConnectionError) as e:
+    raise flags.fail(str(e))
+
+
+def _failed(e: BaseException, args, staging: str, kept: int, total: int) -> str:
+  missing = remote.cannot_import_project(e)
+  if missing:  # rerunning cannot help: the workers lack the code
+    return (f"stylize: the workers cannot import this project ({missing}); ship it "
+            "with --setup_file=./setup.py (or run them where it is installed), then "
+            f"rerun: {kept} of {total} shards are kept in {staging}")
+  return (f"stylize: the job failed ({_first_line(e)}); nothing was written to "
+          f"{args.output}. {kept} of {total} shards are finished in {staging}: rerun "
+          "the same command to resume")
 
 
 def _run(args, fractions, options, argv, test_pipeline, con):
   staging = stg.staging_dir(args.output)
-  flags.check_paths_for_runner(args, local_runner.is_remote(options))
+  if test_pipeline:
+    flags.check_paths_for_runner(args, local_runner.is_remote(options))
+  else:
+    _check_runner(args, options)
   lock = Lock(stg.lock_path(staging))
   started, prep, done = time.time(), None, {}
   try:
@@ -122,8 +164,8 @@ def _run(args, fractions, options, argv, test_pipeline, con):
                else ""))
     launch.write_manifests(prep, tasks)
     planned = time.time()
-    counters = (_render(prep, tasks, options, con, done, test_pipeline, lock) if tasks
-                else {})
+    counters = (_render(prep, tasks, options, con, done, test_pipeline, lock,
+                        args.stall_timeout) if tasks else {})
     rendered = time.time()
     timings = {"launch": round(planned - started, 2),
                "pipeline": round(rendered - planned, 2), "shards_resumed": len(done)}
@@ -142,9 +184,7 @@ def _run(args, fractions, options, argv, test_pipeline, con):
       raise
     kept = len(stg.finished_shards(staging)) if out.existing_files(staging) else 0
     logging.error("the job failed", exc_info=True)
-    con.say(f"stylize: the job failed ({_first_line(e)}); nothing was written to "
-            f"{args.output}. {kept} of {len(prep.tasks)} shards are finished in "
-            f"{staging}: rerun the same command to resume")
+    con.say(_failed(e, args, staging, kept, len(prep.tasks)))
     raise
   lock.release()
   summary["seconds"] = time.time() - started

@@ -214,7 +214,7 @@ class RenderShardFn(_WithModel):
     index, dead = records.ShardIndex(filename), []
     progress = _ProgressNote(stg.progress_path(self._staging, key))
     with FileSystems.create(tmp) as f:
-      for item in renderer.render(_manifest(task["manifest"]), pools):
+      for item in renderer.render(read_manifest(task["manifest"]), pools):
         if isinstance(item, dict):
           dead.append(item)
           continue
@@ -227,8 +227,8 @@ class RenderShardFn(_WithModel):
     return stats, index, dead
 
 
-def _manifest(path: str) -> Iterable[dict]:
-  """A shard's content entries, streamed line by line."""
+def read_manifest(path: str) -> Iterable[dict]:
+  """A manifest's entries (a shard's contents, or the styles), streamed line by line."""
   with FileSystems.open(path) as f:
     for line in f:
       if line.strip():
