@@ -22,6 +22,8 @@ REQUIRED = [
     "pyarrow>=14",  # index.parquet (the job writes it, the validator reads it); Beam's own
 ]
 
+GCP = ["apache-beam[gcp,tfrecord]==2.77.0", "gcsfs>=2025.3"]
+
 setuptools.setup(
     name="stylized-contrastive",
     version="0.1.0",
@@ -36,7 +38,9 @@ setuptools.setup(
     package_data={"tfrecords_schema": ["README.md"]},
     install_requires=REQUIRED,
     extras_require={
-        "gcp": ["apache-beam[gcp,tfrecord]==2.77.0"],  # Dataflow runner, gs:// I/O
+        # Dataflow runner and the job's gs:// I/O (Beam's GcsIO); gcsfs: the validator's
+        # and the trainer's gs:// reads (tfrecords_schema/storage.py)
+        "gcp": GCP,
         # Only `python -m pipeline.stylizers.magenta_tf export` reads TF Lite files;
         # workers load the SavedModel it writes, so they do not install this.
         "convert": ["tflite==2.18.0"],
@@ -46,6 +50,8 @@ setuptools.setup(
         # which Dataflow workers do not need, so it is not in REQUIRED.
         "croissant": ["mlcroissant>=1.1.1,<1.2"],
         "test": ["pytest>=8", "psutil>=5", "tflite==2.18.0",  # tests run the export
-                 "mlcroissant>=1.1.1,<1.2"],  # tests load croissant.json like a consumer
+                 "mlcroissant>=1.1.1,<1.2",  # tests load croissant.json like a consumer
+                 # the production-path rehearsal: gs:// on an emulator (tests/gcs_services.py)
+                 "gcp-storage-emulator>=2026.7", *GCP],
     },
 )
