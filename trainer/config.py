@@ -83,6 +83,7 @@ class Config:
   model_dir: str = ""
   checkpoint_dir: str = ""
   tensorboard_dir: str = ""
+  verbose: bool = False
   argv: list = dataclasses.field(default_factory=list)  # the command line, for reports
   # Keys set by the user (flags or --config), not left at their defaults: a probe
   # checks these against the pretrained model's saved configuration.
@@ -146,6 +147,8 @@ _HELP = {
     "monitor_split": "split the monitor's sample comes from (default val; without "
                      "one the monitor is off unless this flag is given)",
     "monitor_samples": "images (whole contents) in the monitor's sample",
+    "verbose": "show TensorFlow's, absl's and Keras's own logs on the console (by "
+               "default they go to a temporary log file, named if the run fails)",
     "deterministic": "TF op determinism (exact resume, repeatable runs); default: on "
                      "without GPU/TPU, off on accelerators",
 }
