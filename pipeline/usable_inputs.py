@@ -55,7 +55,10 @@ def probe(items: Sequence, what: str, location: str, *, max_pixels: int, seed: i
       return
     except image_io.ImageError as e:
       failed[e.reason] += 1
-      example = example or f"{item.rel_path}: {str(e).removeprefix(item.uri + ': ')}"
+      if not example:  # the file named once, by its path below the input folder
+        text = str(e).removeprefix(item.uri + ": ")
+        example = (text.replace(item.uri, item.rel_path) if item.uri in text
+                   else f"{item.rel_path}: {text}")
   which = (f"its {len(order)} files" if len(tried) == len(order) else
            f"{len(tried)} of its {len(order):,} files, sampled,")
   raise NoUsableInputError(

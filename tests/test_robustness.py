@@ -441,6 +441,29 @@ def test_a_folder_with_no_usable_image_fails_at_launch_and_a_fixed_one_runs(
   check_dataset(out, 5, K, original=False)
 
 
+def test_the_launch_probe_reads_one_file_when_it_is_good_and_samples_a_large_folder(
+    tmp_path, monkeypatch):
+  from pipeline import image_io, sources, usable_inputs
+  write_photos(tmp_path / "good", 5)
+  write_unusable_folder(tmp_path / "good", "text_files", 5)  # half of the folder
+  write_unusable_folder(tmp_path / "bad", "text_files", 40)
+  reads = []
+  real_load = image_io.load_image
+  monkeypatch.setattr(image_io, "load_image",
+                      lambda uri, **kw: reads.append(uri) or real_load(uri, **kw))
+  items = sources.folder_contents(str(tmp_path / "good"))
+  usable_inputs.probe(items, "content", "good", max_pixels=10**8, seed=0)
+  assert reads and reads[-1].endswith(".jpg")  # stopped at the first image
+  assert len(reads) <= 5 and all(r.endswith(".txt") for r in reads[:-1])
+  reads.clear()
+  with pytest.raises(usable_inputs.NoUsableInputError) as e:
+    usable_inputs.probe(sources.folder_contents(str(tmp_path / "bad")), "content", "bad",
+                        max_pixels=10**8, seed=0)
+  assert len(reads) == usable_inputs.PROBE_LIMIT == 32
+  assert "32 of its 40 files, sampled, are not usable images (unrecognized_format: 32" \
+      in str(e.value)
+
+
 @pytest.mark.slow
 def test_a_styles_folder_of_text_files_fails_in_one_console_line(tmp_path):
   """What the user sees, from the command line: one line, exit 1, nothing written."""
