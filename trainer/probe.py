@@ -201,8 +201,9 @@ def _write_outputs(cfg: Config, results: dict, pretrain_metrics, test) -> None:
                        "stylizer": meta["stylizer"]["version"],
                        # as the job's console counts them: K styles (at most the
                        # styles listed) and the original
-                       "styles_per_content": min(meta["plan"]["styles_per_content"],
-                                                 meta["inputs"]["styles_listed"]),
+                       "styles_per_content": min(
+                           meta["plan"]["styles_per_content"],
+                           meta.get("inputs", {}).get("styles_listed", float("inf"))),
                        "include_original": meta["plan"]["include_original"]}
   pm = pretrain_metrics
   if pm is None:
