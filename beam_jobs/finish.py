@@ -22,13 +22,17 @@ from apache_beam.io.filesystems import FileSystems
 from beam_jobs import card
 from beam_jobs import output as out
 from beam_jobs import staging as stg
-from pipeline import accounting, provenance
+from pipeline import accounting, provenance, usable_inputs
 import tfrecords_schema as schema
 from tfrecords_schema import croissant, index as record_index, schema_doc
 
 
 class UnaccountedViewsError(RuntimeError):
   """Planned views are neither in the shards nor in the dead letters."""
+
+
+class NothingToPublishError(RuntimeError):
+  """The run wrote no stylized view (pipeline.usable_inputs: the rule)."""
 
 
 def vocabularies(prep) -> dict:
@@ -154,8 +158,12 @@ def publish(prep, counters: dict, argv: list[str], before_commit=None,
   check_every_view_accounted(prep, markers, dead)
   stats = [m["stats"] for _, m in sorted(markers.items())]
   dead_lines = sorted(json.dumps(d, sort_keys=True, ensure_ascii=False) for d in dead)
-  out.write_text(f"{prep.staging}/{schema.DEAD_LETTER_FILENAME}",
-                 "".join(line + "\n" for line in dead_lines))
+  dead_file = f"{prep.staging}/{schema.DEAD_LETTER_FILENAME}"
+  out.write_text(dead_file, "".join(line + "\n" for line in dead_lines))
+  why = usable_inputs.nothing_useful(prep.contents, prep.styles, dead, stats, dead_file)
+  if why:  # the dead letters stay in staging for the user to read
+    stg.forget_plan(prep.staging)
+    raise NothingToPublishError(why)
   described = describe_sources(prep, stats, dead)
   src = described["sources"]
   description = (f"{src['content']['name'] or 'Photos'} from {src['content']['root']} "

@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--num_shards", type=int, default=0,
                  help="shards per split; overrides --records_per_shard when > 0")
   p.add_argument("--batch_size", type=int, default=8,
-                 help="max contents per stylizer call (default 8)")
+                 help="stylized views per stylizer call: views of one or several "
+                      "contents, each with its own style (default 8)")
   p.add_argument("--max_pixels", type=int, default=image_io.DEFAULT_MAX_PIXELS,
                  help="refuse images with more pixels (decompression bombs)")
   p.add_argument("--max_contents", type=int, default=0,

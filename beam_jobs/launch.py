@@ -17,7 +17,7 @@ import os
 
 from beam_jobs import output as out
 from beam_jobs import staging as stg
-from pipeline import coco, plan, records, render, sources, tfds_coco, wikiart
+from pipeline import coco, plan, records, render, sources, tfds_coco, usable_inputs, wikiart
 from pipeline.stylizers import StylizerConfigError, from_spec
 import tfrecords_schema as schema
 
@@ -105,6 +105,16 @@ def list_styles(args) -> list[sources.StyleItem]:
   return kept
 
 
+def probe_inputs(args, contents, styles) -> None:
+  """A folder of non-images (text files, empty files...) stops the job here: see
+  pipeline.usable_inputs. Contents inside TFDS records are read by the workers only."""
+  usable_inputs.probe(styles, "style", args.styles, max_pixels=args.max_pixels,
+                      seed=args.seed)
+  if not args.content.startswith("tfds:"):
+    usable_inputs.probe(contents, "content", args.content, max_pixels=args.max_pixels,
+                        seed=args.seed)
+
+
 def prepare(args, fractions) -> Prepared:
   """Fail-fast checks and the launch-time plan. Raises SystemExit with one message."""
   try:
@@ -113,14 +123,15 @@ def prepare(args, fractions) -> Prepared:
     out.check_output(args.output, args.overwrite)
     contents, prep.label_vocabulary, located = list_contents(args)
     styles = list_styles(args)
+    if args.max_contents:
+      contents = sorted(contents, key=lambda c: c.content_id)[:args.max_contents]
+    probe_inputs(args, contents, styles)
   except (StylizerConfigError, sources.SourceError, out.OutputError) as e:
     raise fail(str(e))
   try:
     prep.stylizer.load()  # a corrupt model fails here, not on every worker
   except StylizerConfigError as e:
     raise fail(str(e))
-  if args.max_contents:
-    contents = sorted(contents, key=lambda c: c.content_id)[:args.max_contents]
   by_id = {c.content_id: c for c in contents}
   for pc in plan.plan_contents(by_id, args.seed, fractions):
     entry = dataclasses.asdict(by_id[pc.content_id])

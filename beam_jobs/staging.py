@@ -118,6 +118,14 @@ def resume_or_start_over(staging: str, plan: dict) -> tuple[dict, list[str]]:
   return finished_shards(staging), []
 
 
+def forget_plan(staging: str) -> None:
+  """The next run starts over instead of resuming (its results are of no use: an input
+  fixed in place keeps its file name, so resuming would keep its failures)."""
+  path = work(staging, "plan.json")
+  if FileSystems.exists(path):
+    FileSystems.delete([path])
+
+
 def finished_shards(staging: str) -> dict[str, dict]:
   """Done markers whose shard file is in place with the size the marker records."""
   done = {}

@@ -182,6 +182,10 @@ def _run(args, fractions, options, argv, test_pipeline, con):
         logging.error("the job failed before planning", exc_info=True)
         con.say(f"stylize: the job failed before any work ({_first_line(e)})")
       raise
+    if isinstance(e, finish.NothingToPublishError):  # the input, not the run: one line
+      con.say(f"stylize: error: {e}; nothing was published to {args.output}; fix the "
+              "input and run the same command again")
+      raise SystemExit(1) from e
     kept = len(stg.finished_shards(staging)) if out.existing_files(staging) else 0
     logging.error("the job failed", exc_info=True)
     con.say(_failed(e, args, staging, kept, len(prep.tasks)))

@@ -102,3 +102,19 @@ def write_corpus(folder: pathlib.Path) -> dict[str, str]:
   for name, (data, _) in files.items():
     (folder / name).write_bytes(data)
   return {name: outcome for name, (_, outcome) in files.items()}
+
+
+#: Folders from which no record can come: the job must refuse them before publishing.
+NOTHING_USABLE = ("text_files", "empty_files")
+
+
+def write_unusable_folder(folder: pathlib.Path, kind: str, n: int = 5) -> list[pathlib.Path]:
+  """n files that look like images by name but hold text ("text_files", what a user's
+  notes folder holds) or nothing ("empty_files", an interrupted copy)."""
+  folder.mkdir(parents=True, exist_ok=True)
+  paths = []
+  for i in range(n):
+    path = folder / (f"notes_{i}.txt" if kind == "text_files" else f"photo_{i}.jpg")
+    path.write_bytes(f"note {i}: buy paint\n".encode() if kind == "text_files" else b"")
+    paths.append(path)
+  return paths

@@ -141,3 +141,27 @@ def test_supervised_regime_and_style_probability_flags_are_checked(tmp_path):
       ("supervised", "originals", 0.2, "a,b")
   cfg = config.parse(base + ["--pair_mode=augment", "--style_probability=0.25"])
   assert cfg.style_probability == 0.25
+
+
+def test_every_flag_says_what_it_does_and_its_default():
+  parser = config.build_parser()
+  helps = {a.dest: a.help for a in parser._actions if a.dest != "help"}
+  for dest, text in helps.items():
+    assert text and len(text) > 15, f"{dest}: no help"
+    assert "default" in text, f"{dest}: no default in {text!r}"
+  assert set(helps) == set(config._HELP) | {"config"}  # every Config flag, and --config
+  shown = {"epochs": "10", "learning_rate": "0.001", "image_size": "96", "seed": "0",
+           "split": "train", "augment": "on", "style_head": "off", "weights": "none",
+           "mode": "pretrain", "batch_size": "64"}
+  for dest, value in shown.items():
+    assert helps[dest].endswith(f"(default: {value})"), (dest, helps[dest])
+  text = parser.format_help()
+  for recipe in config_files.available():  # the recipes, and what runs without one
+    assert recipe in text
+  assert "Without --config every setting has the default shown" in text
+
+
+def test_the_jobs_batch_size_is_counted_in_views():
+  from beam_jobs import flags
+  action = next(a for a in flags.build_parser()._actions if a.dest == "batch_size")
+  assert action.help.startswith("stylized views per stylizer call")

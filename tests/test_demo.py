@@ -14,6 +14,9 @@ def test_demo_chain_beats_both_baselines_on_held_out_styles(tmp_path):
   proc = subprocess.run(["bash", "scripts/demo.sh", str(tmp_path / "demo")], cwd=ROOT,
                         capture_output=True, text=True, timeout=1200)
   assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+  # The console holds the job's and the trainer's own lines: no TensorFlow/absl log line.
+  framework = re.findall(r"^[IWEF]\d{4} \d\d:\d\d:\d\d.*$", proc.stdout + proc.stderr, re.M)
+  assert not framework and "cuInit" not in proc.stderr, framework[:3]
   last = proc.stdout.strip().splitlines()[-1]
   assert re.fullmatch(r"report: /.*report\.html", last), last
   report = tmp_path / "demo" / "run" / "report.html"

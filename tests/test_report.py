@@ -84,7 +84,7 @@ def make_results() -> dict:
                          "temperature": 0.1, "batch_size": 64, "learning_rate": 1e-3,
                          "seed": 0, "tpu": ""}},
       "dataset": {"name": "coco x wikiart v3", "stylizer": "tflite:magenta_v1_256",
-                  "styles_per_content": 4,
+                  "styles_per_content": 4, "include_original": True,
                   "splits": {"train": {"contents": 800, "records": 4000},
                              "test": {"contents": 100, "records": 500}}},
       "pretrain": {"steps": 1000, "loss_curve": curve, "strategy": "default",
@@ -319,3 +319,34 @@ def test_supervised_comparison_shows_robustness_columns_and_differences(tmp_path
   assert "Supervised training: originals only vs + stylized views" in text
   assert "styl bal.acc" in text and "0.447 ± 0.020" in text and "0.861" in text
   assert "sup+stylized/scarce − sup-originals/scarce" in text and "within the spread" in text
+
+
+def test_the_dataset_counts_views_as_the_jobs_console_does(good):
+  _, text = good  # the job prints "N contents x 5 views" for K=4 with the original
+  assert "<b>views per content</b>: 5 (4 styles + the original)" in text
+  assert "styles per content" not in text
+
+
+def test_retrieval_captions_say_what_made_a_result_relevant():
+  """Relevance is same content id (content queries) or same style id (style queries),
+  not the class in the caption: each result's caption says which it is."""
+  from trainer import probe
+  from trainer.probe_data import Embedded
+  rng = np.random.default_rng(0)
+  content = np.repeat(np.arange(6), 3)        # 6 contents x 3 views
+  style = np.tile(np.arange(3), 6)            # the same 3 styles for each
+  x = rng.normal(size=(18, 8)) + 3 * np.eye(8)[content % 8]  # views of a content close
+  e = Embedded({"embedding": x}, ["ring"] * 18, content, style,
+               np.zeros((18, 4, 4, 3), np.uint8),
+               [f"ring / style {s}" for s in style])
+  examples = probe.retrieval_examples(e)
+  assert [ex["kind"] for ex in examples] == ["content", "content", "style", "style"]
+  for ex in examples:
+    ids = content if ex["kind"] == "content" else style
+    for r in ex["results"]:
+      word = "same" if r["relevant"] else "other"
+      assert r["caption"].startswith(f"{word} {ex['kind']} · ring / style "), r["caption"]
+    assert any(r["relevant"] for r in ex["results"]), ids
+  html = report.render_html(make_results(), retrieval_examples=examples)
+  assert "A <b>content</b> query counts views of the same content" in html
+  assert "same content · ring / style" in html

@@ -26,7 +26,8 @@ import tfrecords_schema as schema
 from beam_jobs import stylize
 from beam_jobs import transforms as T
 from pipeline.stylizers.classical import ClassicalStylizer
-from tests.bad_inputs import EXIF_NAME, UNICODE_NAME, WRITTEN, write_corpus
+from tests.bad_inputs import (EXIF_NAME, NOTHING_USABLE, UNICODE_NAME, WRITTEN,
+                              write_corpus, write_unusable_folder)
 from tests.conftest import ROOT, write_photos, write_styles
 from tests.inject import hook_env
 from tests.test_stylize_job import IN_MEMORY, check_dataset, read_dataset, shard_bytes
@@ -387,6 +388,141 @@ def test_worker_death_fails_the_job_cleanly_and_a_rerun_completes_it(tmp_path, s
   assert again.returncode == 0, again.stderr[-3000:]
   assert "shards kept from an earlier run" in again.stdout
   check_dataset(out, 6, K, original=False)
+
+
+# --- 3. inputs that yield nothing ----------------------------------------------------
+
+
+def _unusable_case(tmp_path, role: str, kind: str) -> tuple[list[str], pathlib.Path]:
+  """Args of a job whose `role` folder ("content" or "styles") holds only `kind` files;
+  the other folder is fine."""
+  content, styles = tmp_path / "content", tmp_path / "styles"
+  if role == "content":
+    write_unusable_folder(content, kind)
+    write_styles(styles, 3)
+  else:
+    write_photos(content, 5)
+    write_unusable_folder(styles, kind)
+  out = tmp_path / "out"
+  return [f"--content={content}", f"--styles={styles}", "--stylizer=classical",
+          f"--styles_per_content={K}", "--image_size=32", "--split_fractions=1,0,0",
+          f"--output={out}"], out
+
+
+def _fix(folder: pathlib.Path, role: str) -> None:
+  """What the user does: copies images over the bad files, in place (same names, so
+  the same ids: only the bytes changed)."""
+  bad = sorted(folder.iterdir())
+  spare = folder.parent / f"{role}_good"
+  good = write_photos(spare, len(bad)) if role == "content" else write_styles(spare, len(bad))
+  for path, image in zip(bad, good):
+    path.write_bytes(image.read_bytes())
+
+
+@pytest.mark.parametrize("role,kind", [("styles", "text_files"), ("content", "text_files"),
+                                       ("content", "empty_files"), ("styles", "empty_files")])
+def test_a_folder_with_no_usable_image_fails_at_launch_and_a_fixed_one_runs(
+    tmp_path, role, kind, capfd):
+  args, out = _unusable_case(tmp_path, role, kind)
+  with pytest.raises(SystemExit) as e:
+    stylize.run(args + IN_MEMORY)
+  what = "style" if role == "styles" else "content"
+  reason = "unrecognized_format" if kind == "text_files" else "empty_file"
+  message = str(e.value)
+  assert message.startswith(f"error: no {what} image could be read at "
+                            f"{str(tmp_path / role)!r}: its 5 files are not usable "
+                            f"images ({reason}: 5; e.g. "), message
+  assert message.endswith("nothing was started") and "\n" not in message
+  assert "wrote" not in capfd.readouterr().out
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["content", "styles"]  # no output
+  _fix(tmp_path / role, role)
+  summary = stylize.run(args + IN_MEMORY)
+  assert sum(s["records"] for s in summary["splits"].values()) == 5 * K
+  check_dataset(out, 5, K, original=False)
+
+
+def test_the_launch_probe_reads_one_file_when_it_is_good_and_samples_a_large_folder(
+    tmp_path, monkeypatch):
+  from pipeline import image_io, sources, usable_inputs
+  write_photos(tmp_path / "good", 5)
+  write_unusable_folder(tmp_path / "good", "text_files", 5)  # half of the folder
+  write_unusable_folder(tmp_path / "bad", "text_files", 40)
+  reads = []
+  real_load = image_io.load_image
+  monkeypatch.setattr(image_io, "load_image",
+                      lambda uri, **kw: reads.append(uri) or real_load(uri, **kw))
+  items = sources.folder_contents(str(tmp_path / "good"))
+  usable_inputs.probe(items, "content", "good", max_pixels=10**8, seed=0)
+  assert reads and reads[-1].endswith(".jpg")  # stopped at the first image
+  assert len(reads) <= 5 and all(r.endswith(".txt") for r in reads[:-1])
+  reads.clear()
+  with pytest.raises(usable_inputs.NoUsableInputError) as e:
+    usable_inputs.probe(sources.folder_contents(str(tmp_path / "bad")), "content", "bad",
+                        max_pixels=10**8, seed=0)
+  assert len(reads) == usable_inputs.PROBE_LIMIT == 32
+  assert "32 of its 40 files, sampled, are not usable images (unrecognized_format: 32" \
+      in str(e.value)
+
+
+@pytest.mark.slow
+def test_a_styles_folder_of_text_files_fails_in_one_console_line(tmp_path):
+  """What the user sees, from the command line: one line, exit 1, nothing written."""
+  args, out = _unusable_case(tmp_path, "styles", "text_files")
+  done = run_job(args, timeout=300)
+  assert done.returncode == 1
+  assert done.stdout == ""
+  assert done.stderr.count("\n") == 1, done.stderr
+  assert done.stderr.startswith("error: no style image could be read at "), done.stderr
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["content", "styles"]
+
+
+def test_a_run_that_writes_no_stylized_view_is_not_published(
+    tmp_path, small_inputs, monkeypatch, capfd):
+  """Past the launch check (a large folder is only sampled there; a model can fail on
+  every view): the run's own results decide, its dead letters stay in staging, and a
+  rerun starts over rather than keeping failures of files fixed in place."""
+  def broken(self, contents, states, strengths):
+    raise RuntimeError("every view fails (injected)")
+
+  original = ClassicalStylizer.content_step
+  monkeypatch.setattr(ClassicalStylizer, "content_step", broken)
+  out = tmp_path / "out"
+  args = [f"--content={small_inputs / 'content'}", f"--styles={small_inputs / 'styles'}",
+          "--stylizer=classical", f"--styles_per_content={K}", "--image_size=32",
+          "--split_fractions=1,0,0", "--include_original", f"--output={out}"] + IN_MEMORY
+  with pytest.raises(SystemExit) as e:
+    stylize.run(args)
+  assert e.value.code == 1
+  staged = tmp_path / "out.incomplete"
+  err = capfd.readouterr().err.strip().splitlines()
+  assert err[0].startswith("stylize: 6 contents x 3 views") and "Traceback" not in err
+  assert err[-1:] == [
+      f"stylize: error: no stylized view was written: {6 * K} views failed in the "
+      f"stylizer (stylize_failed: {6 * K}) and no other view was planned, see "
+      f"{staged}/{schema.DEAD_LETTER_FILENAME}; nothing was published to {out}; fix "
+      "the input and run the same command again"]
+  assert not out.exists()
+  dead = dead_letters(staged)
+  assert len(dead) == 6 * K and {d["reason"] for d in dead} == {"stylize_failed"}
+  monkeypatch.setattr(ClassicalStylizer, "content_step", original)
+  summary = stylize.run(args)
+  assert summary["shards_resumed"] == 0 and summary["dead_letters"] == 0
+  check_dataset(out, 6, K, original=True)
+
+
+def test_every_style_failing_past_the_launch_check_is_not_published(
+    tmp_path, monkeypatch):
+  from beam_jobs import launch
+  monkeypatch.setattr(launch, "probe_inputs", lambda *a: None)  # as if only sampled
+  args, out = _unusable_case(tmp_path, "styles", "text_files")
+  with pytest.raises(SystemExit):
+    stylize.run(args + ["--include_original"] + IN_MEMORY)
+  assert not out.exists()
+  dead = dead_letters(tmp_path / "out.incomplete")
+  assert [d["stage"] for d in dead] == ["style"] * 5
+  _fix(tmp_path / "styles", "styles")
+  stylize.run(args + ["--include_original"] + IN_MEMORY)
+  check_dataset(out, 5, K, original=True)
 
 
 # --- 4. input safety --------------------------------------------------------------

@@ -3,6 +3,7 @@ multi-worker agreement, warmup, exact kill-and-resume, and bad input."""
 
 import json
 import os
+import pathlib
 import re
 import signal
 import socket
@@ -17,7 +18,7 @@ import tensorflow as tf
 from beam_jobs import stylize
 from tests.conftest import ROOT, write_photos, write_styles
 from trainer import data as data_lib
-from trainer import losses
+from trainer import losses, task
 
 N_CONTENTS, K = 24, 3
 
@@ -40,6 +41,24 @@ def shards(tmp_path_factory):
 def run_task(args, **kw):
   return subprocess.run([sys.executable, "-m", "trainer.task"] + args, cwd=ROOT,
                         capture_output=True, text=True, timeout=600, **kw)
+
+
+#: The trainer's own console lines: its log records and its closing summary.
+OWN_LINE = re.compile(
+    r"^\d{4}-\d\d-\d\d [\d:,]+ (INFO|WARNING) (step \d+/\d+ |monitor step \d+: |"
+    r"online monitor|resumed from checkpoint |already trained )"
+    r"|^pretrained \d+ steps; |^online monitor \(")
+#: A line TensorFlow's C++ runtime or absl writes (I/W/E/F, date, time, thread, file).
+FRAMEWORK_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d[.\d]* +\d+ \S+:\d+\]", re.M)
+
+
+def assert_own_console(proc) -> list[str]:
+  """Only the trainer's own lines on the console; returns them."""
+  lines = proc.stdout.splitlines()
+  assert proc.stderr == "", proc.stderr[-3000:]
+  strangers = [line for line in lines if not OWN_LINE.match(line)]
+  assert not strangers, strangers
+  return lines
 
 
 def common(shards, job_dir, *extra):
@@ -138,6 +157,8 @@ def test_short_run_lowers_the_loss_and_the_export_matches_in_a_fresh_process(
   proc = run_task(common(shards, job, "--max_steps=30", "--learning_rate=3e-3",
                          "--no-augment"))
   assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+  lines = assert_own_console(proc)  # TensorFlow's logs went to a file, then away
+  assert len(lines) == 30 + 2 and lines[-1].startswith("pretrained 30 steps; ")
   metrics = json.loads((job / "metrics.json").read_text())
   curve = [p["loss"] for p in metrics["loss_curve"]]
   assert metrics["steps"] == 30 and len(curve) == 30
@@ -291,7 +312,8 @@ def test_the_online_monitor_logs_knn_and_retrieval_without_changing_training(
 def test_a_monitor_split_that_is_not_there_fails_before_training(shards, tmp_path):
   proc = run_task(common(shards, tmp_path / "job", "--max_steps=3", "--monitor_split=val"))
   assert proc.returncode != 0
-  assert "no TFRecord shards match" in proc.stderr and "'val'" in proc.stderr
+  assert proc.stderr.count("\n") == 1, proc.stderr  # one line, no framework noise
+  assert proc.stderr.startswith("error: no TFRecord shards match") and "'val'" in proc.stderr
   assert not (tmp_path / "job" / "checkpoints").exists()
 
 
@@ -330,3 +352,34 @@ def test_bad_input_fails_with_one_message_naming_the_file(shards, tmp_path, case
   assert err.startswith("error: ") and expected in err, proc.stderr[-2000:]
   if case == "other_version":
     assert "schema_version 99" in err
+
+
+def test_verbose_brings_the_frameworks_logs_back(shards, tmp_path):
+  """The same run as the quiet ones, with --verbose: TensorFlow's C++ lines (CUDA probe,
+  oneDNN, grappler notices) reach stderr again, and its Python loggers stdout."""
+  proc = run_task(common(shards, tmp_path / "job", "--max_steps=2", "--verbose"))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  assert (FRAMEWORK_LINE.search(proc.stderr)
+          or "absl::InitializeLog" in proc.stderr), proc.stderr[-3000:]
+  assert [line for line in proc.stdout.splitlines() if not OWN_LINE.match(line)]
+  assert any(line.startswith("pretrained 2 steps; ") for line in proc.stdout.splitlines())
+
+
+def test_an_unexpected_failure_is_one_line_naming_the_log(shards, tmp_path, monkeypatch,
+                                                          capfd):
+  from trainer import train
+
+  def broken(cfg):
+    import tensorflow as tf  # noqa: F401  (its logs, if any, go to the log too)
+    raise RuntimeError("disk on fire (injected)\nsecond line")
+
+  monkeypatch.setattr(train, "pretrain", broken)
+  with pytest.raises(SystemExit) as e:
+    task.main(common(shards, tmp_path / "job", "--max_steps=2"))
+  assert e.value.code == 1
+  err = capfd.readouterr().err.splitlines()
+  assert len(err) == 1 and err[0].startswith(
+      "trainer: failed (RuntimeError: disk on fire (injected)); the log is "), err
+  log = pathlib.Path(err[0].rsplit(" ", 1)[1])
+  assert "Traceback" in log.read_text() and "second line" in log.read_text()
+  log.unlink()

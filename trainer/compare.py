@@ -212,7 +212,10 @@ def _html_section(rows, diffs, seeds, metric, metrics_) -> dict:
 
 def main(argv=None) -> dict:
   p = argparse.ArgumentParser(prog="python -m trainer.compare", description=__doc__,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
+                              epilog="Any other flag (--config=demo, --max_steps=N, ...) "
+                                     "goes to every training run: python -m "
+                                     "trainer.task --help lists them.")
   p.add_argument("--job-dir", "--job_dir", dest="job_dir", required=True)
   p.add_argument("--seeds", default="0,1,2", help="comma-separated, at least 3")
   p.add_argument("--settings", default="contrastive",

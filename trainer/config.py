@@ -83,6 +83,7 @@ class Config:
   model_dir: str = ""
   checkpoint_dir: str = ""
   tensorboard_dir: str = ""
+  verbose: bool = False
   argv: list = dataclasses.field(default_factory=list)  # the command line, for reports
   # Keys set by the user (flags or --config), not left at their defaults: a probe
   # checks these against the pretrained model's saved configuration.
@@ -102,6 +103,33 @@ class Config:
 
 _HELP = {
     "data": "dataset folder written by beam_jobs.stylize, or a glob of shards",
+    "split": "split the model trains on",
+    "image_size": "side in pixels of the square views the model sees (cropped and "
+                  "resized from the stored images)",
+    "embedding_dim": "size of the L2-normalised embedding the exported model returns",
+    "projection_dim": "hidden size of the projection head",
+    "width": "small_cnn: filters of its first block (the blocks have w, 2w, 4w, 8w)",
+    "temperature": "ntxent / supcon: softmax temperature",
+    "margin": "pairwise: distance below which negatives are penalised",
+    "style_loss_weight": "weight of the style head's loss in the total (--style_head)",
+    "epochs": "passes over the training contents, unless --max_steps is set",
+    "learning_rate": "peak learning rate (AdamW; cosine decay to 0, after "
+                     "--warmup_steps)",
+    "weight_decay": "AdamW weight decay",
+    "seed": "seeds the weights, the batches (the batch at step s is a function of "
+            "(seed, s)), augmentation and the data regimes",
+    "shuffle_buffer": "contents held in the shuffle buffer",
+    "augment": "crop and flip the training views (--no-augment: resize only)",
+    "probe_train_split": "split the linear probe is trained on",
+    "probe_steps": "optimisation steps of the linear probe",
+    "probe_l2": "L2 penalty of the linear probe",
+    "tpu": "TPU name, or local on a TPU VM (selects the TPU strategy)",
+    "log_every": "steps between console lines and TensorBoard scalars",
+    "model_dir": "where the SavedModel goes (default: JOB_DIR/model or $AIP_MODEL_DIR)",
+    "checkpoint_dir": "where checkpoints go (default: JOB_DIR/checkpoints or "
+                      "$AIP_CHECKPOINT_DIR)",
+    "tensorboard_dir": "where TensorBoard logs go (default: JOB_DIR/tensorboard or "
+                       "$AIP_TENSORBOARD_LOG_DIR)",
     "job_dir": "where checkpoints, TensorBoard logs, the exported model and "
                "metrics.json go (AIP_* variables override the first three)",
     "mode": "pretrain, probe (linear probe of a trained encoder), all (both), or "
@@ -146,26 +174,49 @@ _HELP = {
     "monitor_split": "split the monitor's sample comes from (default val; without "
                      "one the monitor is off unless this flag is given)",
     "monitor_samples": "images (whole contents) in the monitor's sample",
+    "verbose": "show TensorFlow's, absl's and Keras's own logs on the console (by "
+               "default they go to a temporary log file, named if the run fails)",
     "deterministic": "TF op determinism (exact resume, repeatable runs); default: on "
                      "without GPU/TPU, off on accelerators",
 }
 _NOT_FLAGS = ("argv", "explicit")
 
 
+def _with_default(name: str, default) -> str:
+  """A flag's help with the default it gets without flag or recipe (the parser's own
+  default stays None, so that a flag left out is told from one given)."""
+  text = _HELP[name]
+  if "default" in text:  # the text says it better (a choice made at run time)
+    return text
+  if isinstance(default, bool):
+    shown = "on" if default else "off"
+  else:
+    shown = "none" if default in (None, "") else default
+  return f"{text} (default: {shown})"
+
+
 def build_parser() -> argparse.ArgumentParser:
+  recipes = config_files.available()
   p = argparse.ArgumentParser(
       prog="python -m trainer.task",
       description="Siamese contrastive pretraining, linear probing and supervised "
-                  "training on stylized TFRecords.")
-  p.add_argument("--config", help="a recipe name (" + ", ".join(
-      config_files.available()) + ") or a .py/.json file of settings (keys as the "
-      "flags, with _); flags override single keys")
+                  "training on stylized TFRecords.",
+      epilog="Without --config every setting has the default shown: --mode=pretrain "
+             "trains a small_cnn at 96 px with NT-Xent on pairs of two styles of one "
+             "content, for 10 epochs; --data and --job-dir are required. A recipe "
+             "(" + ", ".join(recipes) + ") sets several keys at once and its file in "
+             "trainer/configs/ says its command, runtime and expected result; flags "
+             "given beside it override single keys. Boolean flags have a --no- form.")
+  p.add_argument("--config", help="a recipe name (" + ", ".join(recipes) + ") or a "
+                 ".py/.json file of settings (keys as the flags, with _); flags "
+                 "override single keys (default: none, the defaults below)")
   for f in dataclasses.fields(Config):
     if f.name in _NOT_FLAGS:
       continue
     name = "--" + f.name
     aliases = [name] + (["--" + f.name.replace("_", "-")] if "_" in f.name else [])
-    kwargs = {"dest": f.name, "default": None, "help": _HELP.get(f.name, "")}
+    default = f.default if f.default is not dataclasses.MISSING else None
+    kwargs = {"dest": f.name, "default": None, "help": _with_default(f.name, default)}
     if f.type in ("bool", bool, "Optional[bool]"):
       p.add_argument(*aliases, action=argparse.BooleanOptionalAction, **kwargs)
       continue

@@ -132,8 +132,9 @@ def retrieval_examples(e: Embedded, rep: str = "embedding", n: int = 2) -> list[
       sims[~mask] = -np.inf
       top = np.argsort(-sims, kind="stable")[:5]
       out.append({"kind": kind, "query": e.thumbs[q], "query_caption": e.captions[q],
-                  "results": [{"image": e.thumbs[t], "caption": e.captions[t],
-                               "relevant": bool(ids[t] == ids[q])} for t in top]})
+                  "results": [{"image": e.thumbs[t], "relevant": bool(ids[t] == ids[q]),
+                               "caption": f"{'same' if ids[t] == ids[q] else 'other'} "
+                                          f"{kind} · {e.captions[t]}"} for t in top]})
   return out
 
 
@@ -198,7 +199,12 @@ def _write_outputs(cfg: Config, results: dict, pretrain_metrics, test) -> None:
   if meta:
     full["dataset"] = {"name": meta["dataset_name"], "splits": meta["splits"],
                        "stylizer": meta["stylizer"]["version"],
-                       "styles_per_content": meta["plan"]["styles_per_content"]}
+                       # as the job's console counts them: K styles (at most the
+                       # styles listed) and the original
+                       "styles_per_content": min(
+                           meta["plan"]["styles_per_content"],
+                           meta.get("inputs", {}).get("styles_listed", float("inf"))),
+                       "include_original": meta["plan"]["include_original"]}
   pm = pretrain_metrics
   if pm is None:
     path = os.path.join(cfg.job_dir, "metrics.json")

@@ -55,8 +55,11 @@ def _dataset(ds: Optional[dict], grid: Optional[np.ndarray]) -> str:
   if not ds:
     out.append(_not_run("Dataset summary"))
   else:
+    k = ds.get("styles_per_content")
+    views = (f"{k + 1} ({k} styles + the original)" if ds.get("include_original")
+             else f"{k} ({k} styles)") if k is not None else None
     facts = [("name", ds.get("name")), ("stylizer", ds.get("stylizer")),
-             ("styles per content", ds.get("styles_per_content"))]
+             ("views per content", views)]
     out.append("<p>" + " · ".join(f"<b>{_esc(k)}</b>: {_esc(v)}" for k, v in facts
                                   if v is not None) + "</p>")
     splits = ds.get("splits") or {}

@@ -176,9 +176,12 @@ def _retrieval_examples(examples: Optional[list[dict]]) -> str:
   if not examples:
     return ""
   out = ["<h3>Retrieval examples</h3>",
-         '<p class="muted">Query (grey border), then the top results: '
-         '<span style="color:#2a2">green</span> = relevant, '
-         '<span style="color:#d22">red</span> = not relevant.</p>']
+         '<p class="muted">Query (grey border), then its top 5 by cosine similarity. '
+         'A <b>content</b> query counts views of the same content (the same photo, in '
+         'any style) as relevant; a <b>style</b> query, views in the same style (any '
+         'photo). <span style="color:#2a2">Green ✓</span> = relevant, '
+         '<span style="color:#d22">red ✗</span> = not; captions: same or other '
+         'content/style, then the probe label / style name.</p>']
   for ex in examples:
     figs = [f'<figure class="q">{_img(_png_uri_from_array(ex["query"]), "query", "")}'
             f'<figcaption><b>{_esc(ex.get("kind", ""))} query</b><br>'

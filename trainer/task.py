@@ -12,9 +12,7 @@ probabilities (assets/classes.json) and supervised.json holds the test table.
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 
@@ -43,11 +41,14 @@ def pretrain_summary(m: dict) -> str:
 
 
 def main(argv=None) -> dict:
-  from trainer import config
+  from trainer import config, console
   cfg = config.parse(argv)
-  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
-                      stream=sys.stdout)
-  # TensorFlow starts here, after flag checks.
+  with console.Console(cfg.verbose):
+    return _run(cfg)
+
+
+def _run(cfg) -> dict:
+  # TensorFlow starts here, after flag checks and with its logs going to the log file.
   from trainer import checkpoints, data, probe, train
   results = {}
   try:
