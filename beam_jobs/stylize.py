@@ -219,8 +219,9 @@ def run(argv=None, test_pipeline=None) -> dict:
 
 def main():
   logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-  for noisy in ("apache_beam", "absl", "tensorflow"):
-    logging.getLogger(noisy).setLevel(logging.WARNING)
+  if "--verbose" not in sys.argv[1:]:  # --verbose: everything Beam and the workers say
+    for noisy in ("apache_beam", "absl", "tensorflow"):
+      logging.getLogger(noisy).setLevel(logging.WARNING)
   try:
     run()
   except KeyboardInterrupt:  # said in one line; the same command resumes

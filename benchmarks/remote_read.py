@@ -109,7 +109,7 @@ def main(argv=None) -> None:
         n = 0
         for f in remote:
           with FileSystems.open(f, compression_type="uncompressed") as fh:
-            n += sum(1 for _ in storage.iter_records(fh, f))
+            n += sum(1 for _ in storage.iter_records(fh, f))  # (offset, record) pairs
         return n
       _time("beam-gs", beam_gs, total, base)
     print("tf-gs          not measured: TensorFlow's gs:// endpoint cannot be pointed "

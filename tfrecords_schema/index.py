@@ -15,10 +15,10 @@ TFRecord framing here is pure Python; Parquet needs pyarrow (a dependency of Bea
 from __future__ import annotations
 
 import json
-import struct
 from typing import BinaryIO, Iterable, Iterator, Mapping
 
 from tfrecords_schema.fields import FIELDS, FLOAT
+from tfrecords_schema.storage import iter_records
 
 INDEX_FILENAME = "index.parquet"
 #: TFRecord framing around each record: length (8) + its CRC (4), then data + CRC (4).
@@ -89,20 +89,8 @@ def read_index(f) -> list[dict]:
 def read_records(f: BinaryIO) -> Iterator[tuple[int, bytes]]:
   """(byte offset, record bytes) of each record of an uncompressed TFRecord stream.
 
-  Reads the framing only (CRCs are not checked: the validator does that with TF)."""
-  offset = 0
-  while True:
-    header = f.read(12)
-    if not header:
-      return
-    if len(header) < 12:
-      raise ValueError(f"truncated record header at byte {offset}")
-    (length,) = struct.unpack("<Q", header[:8])
-    data = f.read(length)
-    if len(data) < length or len(f.read(4)) < 4:
-      raise ValueError(f"truncated record at byte {offset}")
-    yield offset, data
-    offset += length + FRAMING_BYTES
+  Reads the framing only (CRCs are not checked: the validator does that)."""
+  return iter_records(f, check_crc=False)
 
 
 def shard_rows(f: BinaryIO, shard: str) -> list[dict]:

@@ -120,32 +120,27 @@ def _wrap(url: str, e: Exception) -> Exception:
   return e
 
 
-def isdir(path: str) -> bool:
+def _ask(path: str, local, method: str, *args):
+  """`local(path)` for a local path, else the gcsfs method, connection errors named."""
   if not is_remote(path):
-    return os.path.isdir(path)
+    return local(path)
   try:
-    return _remote(path).isdir(path)
+    return getattr(_remote(path), method)(path, *args)
   except Exception as e:
     raise _wrap(path, e) from e
+
+
+def isdir(path: str) -> bool:
+  return _ask(path, os.path.isdir, "isdir")
 
 
 def exists(path: str) -> bool:
-  if not is_remote(path):
-    return os.path.exists(path)
-  try:
-    return _remote(path).exists(path)
-  except Exception as e:
-    raise _wrap(path, e) from e
+  return _ask(path, os.path.exists, "exists")
 
 
 def listdir(path: str) -> list[str]:
   """Names (not paths) of the entries directly in a folder, sorted."""
-  if not is_remote(path):
-    return sorted(os.listdir(path))
-  try:
-    found = _remote(path).ls(path, detail=False)
-  except Exception as e:
-    raise _wrap(path, e) from e
+  found = _ask(path, os.listdir, "ls", False)
   return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in found)
 
 
@@ -162,21 +157,11 @@ def glob(pattern: str) -> list[str]:
 
 
 def size(path: str) -> int:
-  if not is_remote(path):
-    return os.path.getsize(path)
-  try:
-    return int(_remote(path).size(path))
-  except Exception as e:
-    raise _wrap(path, e) from e
+  return int(_ask(path, os.path.getsize, "size"))
 
 
 def open_read(path: str) -> BinaryIO:
-  if not is_remote(path):
-    return open(path, "rb")
-  try:
-    return _remote(path).open(path, "rb", block_size=BLOCK_BYTES)
-  except Exception as e:
-    raise _wrap(path, e) from e
+  return _ask(path, lambda p: open(p, "rb"), "open", "rb", BLOCK_BYTES)
 
 
 def read_bytes(path: str) -> bytes:
@@ -190,8 +175,10 @@ def _masked_crc(data: bytes) -> int:
   return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
-def iter_records(f: BinaryIO, name: str = "", check_crc: bool = True) -> Iterator[bytes]:
-  """Each record of an uncompressed TFRecord stream, its framing and CRCs checked.
+def iter_records(f: BinaryIO, name: str = "",
+                 check_crc: bool = True) -> Iterator[tuple[int, bytes]]:
+  """(byte offset, record) of each record of an uncompressed TFRecord stream, its
+  framing and (unless check_crc is False) CRCs checked.
 
   Framing per record: uint64 length (little-endian), uint32 masked CRC32C of those 8
   bytes, the data, uint32 masked CRC32C of the data. Raises RecordError ('truncated'
@@ -214,11 +201,12 @@ def iter_records(f: BinaryIO, name: str = "", check_crc: bool = True) -> Iterato
     if check_crc and _masked_crc(data) != struct.unpack("<I", footer)[0]:
       raise RecordError("corrupt", f"{name}: corrupted record at byte {offset} (the "
                         "data's CRC does not match)")
-    yield data
+    yield offset, data
     offset += length + 16
 
 
 def records(path: str) -> Iterator[bytes]:
   """Every record of the shard at `path` (local or gs://), CRCs checked."""
   with open_read(path) as f:
-    yield from iter_records(f, path)
+    for _, data in iter_records(f, path):
+      yield data

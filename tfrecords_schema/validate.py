@@ -239,7 +239,7 @@ class _Validator:
     consumed = 0
     try:
       with storage.open_read(path) as f:
-        for raw in storage.iter_records(f, path):
+        for _, raw in storage.iter_records(f, path):
           self.check_record(raw, shard, layout, add, consumed)
           consumed += len(raw) + _FRAMING
           shard.records += 1
