@@ -131,14 +131,28 @@ def is_remote(files: list[str]) -> bool:
   return any(storage.is_remote(f) for f in files)
 
 
+#: Remote records cross from Python into tf.data this many at a time: per element,
+#: from_generator costs ~0.4 ms of Python, per block of 64 about the same.
+_BLOCK = 64
+
+
 def _remote_records(path) -> tf.data.Dataset:
-  def records(p):
+  def blocks(p):
+    block = []
     try:
-      yield from storage.records(p.decode())
+      for record in storage.records(p.decode()):
+        block.append(record)
+        if len(block) == _BLOCK:
+          yield block
+          block = []
     except storage.RecordError as e:  # tf.data says OpError: keep the file and reason
+      if block:
+        yield block
       raise tf.errors.DataLossError(None, None, str(e)) from None
+    if block:
+      yield block
   return tf.data.Dataset.from_generator(
-      records, args=(path,), output_signature=tf.TensorSpec([], tf.string))
+      blocks, args=(path,), output_signature=tf.TensorSpec([None], tf.string)).unbatch()
 
 
 def read_files(files: list[str]) -> tf.data.Dataset:
