@@ -8,6 +8,7 @@ bundle. Only Pillow and numpy are needed here; Beam is imported lazily for remot
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import time
 import warnings
@@ -153,25 +154,66 @@ def resize_to_square(img: np.ndarray, size: int, policy: str = "center_crop") ->
   """uint8 HxWx3 -> uint8 size x size x 3 via one deterministic LANCZOS resample.
 
   center_crop resamples the central square straight from the source (crop box in source
-  coordinates), which equals scale-then-crop without a second interpolation.
+  coordinates), which equals scale-then-crop without a second interpolation. The
+  geometry comes from `square_layout`, which annotations are mapped with too.
   """
   pil = _to_pil(img)
   size = _check_size(size)
-  w, h = pil.size
+  layout = square_layout(pil.size[0], pil.size[1], size, policy)
+  if policy == "pad":
+    out = Image.new("RGB", (size, size), (PAD_VALUE,) * 3)
+    out.paste(_resize(pil, layout.placed), layout.offset)
+  else:
+    out = _resize(pil, layout.placed, layout.source_box)
+  return np.array(out, dtype=np.uint8)
+
+
+@dataclasses.dataclass(frozen=True)
+class SquareLayout:
+  """Where a resize policy puts a w x h photo in a size x size view.
+
+  `source_box` (left, top, right, bottom, source pixels) is resampled to `placed`
+  (width, height) view pixels, pasted at `offset` (x, y); the rest of the view is
+  padding. A point (x, y) of the photo lands at `to_view(x, y)`.
+  """
+  source_box: tuple[float, float, float, float]
+  placed: tuple[int, int]
+  offset: tuple[int, int]
+  size: int
+
+  @property
+  def scale(self) -> tuple[float, float]:
+    l, t, r, b = self.source_box
+    return self.placed[0] / (r - l), self.placed[1] / (b - t)
+
+  def to_view(self, x, y):
+    """Photo pixel coordinates (continuous, corner at 0) -> view pixel coordinates."""
+    sx, sy = self.scale
+    return ((x - self.source_box[0]) * sx + self.offset[0],
+            (y - self.source_box[1]) * sy + self.offset[1])
+
+  def to_photo(self, x, y):
+    """The inverse of `to_view`."""
+    sx, sy = self.scale
+    return ((x - self.offset[0]) / sx + self.source_box[0],
+            (y - self.offset[1]) / sy + self.source_box[1])
+
+
+def square_layout(w: int, h: int, size: int, policy: str = "center_crop") -> SquareLayout:
+  """The geometry of `resize_to_square` for a w x h photo (the one place it is set)."""
+  size = _check_size(size)
   if policy == "center_crop":
     s = min(w, h)
-    box = ((w - s) / 2, (h - s) / 2, (w + s) / 2, (h + s) / 2)
-    out = _resize(pil, (size, size), box)
-  elif policy == "pad":
+    return SquareLayout(((w - s) / 2, (h - s) / 2, (w + s) / 2, (h + s) / 2),
+                        (size, size), (0, 0), size)
+  if policy == "pad":
     scale = size / max(w, h)
     nw, nh = max(1, min(size, round(w * scale))), max(1, min(size, round(h * scale)))
-    out = Image.new("RGB", (size, size), (PAD_VALUE,) * 3)
-    out.paste(_resize(pil, (nw, nh)), ((size - nw) // 2, (size - nh) // 2))
-  elif policy == "stretch":
-    out = _resize(pil, (size, size))
-  else:
-    raise ValueError(f"unknown resize policy {policy!r}; expected one of {RESIZE_POLICIES}")
-  return np.array(out, dtype=np.uint8)
+    return SquareLayout((0, 0, w, h), (nw, nh), ((size - nw) // 2, (size - nh) // 2),
+                        size)
+  if policy == "stretch":
+    return SquareLayout((0, 0, w, h), (size, size), (0, 0), size)
+  raise ValueError(f"unknown resize policy {policy!r}; expected one of {RESIZE_POLICIES}")
 
 
 def resize_shorter_side(img: np.ndarray, size: int) -> np.ndarray:

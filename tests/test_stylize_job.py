@@ -331,10 +331,10 @@ def test_tfds_coco_source_runs_in_the_job(tmp_path, small_inputs):
   records, by_content, meta = check_dataset(out, 4, 2, original=False)
   assert set(by_content) == {9, 25, 30, 34}  # COCO image ids are the content ids
   first = {cid: recs[0] for cid, recs in by_content.items()}
-  assert first[9]["content_label_names"] == ["person", "dog"]
-  assert first[9]["content_primary_label"] == "person"
-  assert first[30]["content_label_ids"] == [] and first[30]["content_primary_label_id"] == -1
-  assert first[34]["content_primary_label"] == "bear"
+  assert first[9]["photo_label_names"] == ["person", "dog"]
+  assert first[9]["photo_primary_label"] == "person"
+  assert first[30]["photo_label_ids"] == [] and first[30]["photo_primary_label_id"] == -1
+  assert first[34]["photo_primary_label"] == "bear"
   assert len(meta["vocabularies"]["content_labels"]) == 80
 
 
