@@ -49,5 +49,5 @@ def get_config() -> dict:
       "log_every": 50,
       "checkpoint_every": 150,
       "monitor_every": 50,
-      "probe_label": "content_primary_label",
+      "probe_label": "view_primary_label",
   }
