@@ -8,9 +8,12 @@ glance that boxes and labels match what each image shows. Coloured boxes keep at
 caption under the first view names the view's primary label, and the photo's when the
 crop lost it.
 
-    python -m beam_jobs.sheet DATASET_DIR [--split=val] [--contents=12] [--out=PNG]
+    python -m beam_jobs.sheet DATASET_DIR [--split=val] [--contents=12] [--changed]
+                              [--out=PNG]
 
-redraws a sheet from any dataset folder (local or gs://), e.g. for more contents.
+redraws a sheet from any dataset folder (local or gs://), e.g. for more contents, or
+with --changed for the contents whose view labels differ from their photo's (what the
+crop cut out), read from every shard.
 Records are read with Beam's TFRecord framing, not tf.data, so the launcher never
 imports TensorFlow to draw it.
 """
@@ -32,19 +35,30 @@ _COLOURS = ("#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4",
             "#46f0f0", "#f032e6", "#bcf60c", "#fabebe", "#008080", "#e6beff")
 
 
-def first_contents(shard_path: str, n: int) -> list[list[dict]]:
-  """The views of the first n contents of a shard, each in view order."""
+def first_contents(shard_path: str, n: int, keep=None) -> list[list[dict]]:
+  """The views of the first n contents of a shard (those whose first view passes
+  `keep`, if given), each in view order."""
   from apache_beam.io.tfrecordio import _TFRecordUtil
   groups: list[list[dict]] = []
   with FileSystems.open(shard_path) as f:
     for raw in iter(lambda: _TFRecordUtil.read_record(f), None):
       rec = schema.decode_example(raw)
       if not groups or groups[-1][0]["content_id"] != rec["content_id"]:
+        if groups and keep is not None and not keep(groups[-1][0]):
+          groups.pop()
         if len(groups) == n:
           break
         groups.append([])
       groups[-1].append(rec)
+  if groups and keep is not None and not keep(groups[-1][0]):
+    groups.pop()
   return groups
+
+
+def labels_changed(rec: dict) -> bool:
+  """The view's labels differ from the photo's (the crop cut a category out)."""
+  return (rec["view_label_ids"] != rec["photo_label_ids"]
+          or rec["view_primary_label_id"] != rec["photo_primary_label_id"])
 
 
 def _caption(rec: dict) -> str:
@@ -121,28 +135,36 @@ def render_contact_sheet(groups: list[list[dict]], cell: int = 0) -> Image.Image
 
 
 def write_sheet(dataset_dir: str, split: str = "", contents: int = 6,
-                out: str = "", meta: dict | None = None) -> str | None:
+                out: str = "", meta: dict | None = None,
+                changed: bool = False) -> str | None:
   """Draws the first `contents` contents of `split`'s first shard (default: the first
   split with records) into `out` (default: the folder's contact_sheet.png); returns
-  the path, or None without records. meta: the folder's stylized_metadata.json."""
+  the path, or None without records. meta: the folder's stylized_metadata.json.
+  changed: the first contents, over every shard of the split(s), whose view labels
+  differ from their photo's."""
   if meta is None:
     import json
     with FileSystems.open(FileSystems.join(dataset_dir, schema.METADATA_FILENAME)) as f:
       meta = json.load(f)
-  splits = meta["splits"]
+  splits, groups = meta["splits"], []
   for name in ([split] if split else ["train", "val", "test"]):
-    if splits.get(name, {}).get("records"):
-      shard = FileSystems.join(dataset_dir, schema.shard_filename(
-          meta["dataset_name"], name, 0, splits[name]["shards"]))
-      groups = first_contents(shard, contents)
-      if groups:
-        buf = io.BytesIO()
-        render_contact_sheet(groups).save(buf, "PNG")
-        path = out or FileSystems.join(dataset_dir, SHEET_FILENAME)
-        with FileSystems.create(path) as f:
-          f.write(buf.getvalue())
-        return path
-  return None
+    for i in range(splits.get(name, {}).get("shards", 0) if changed else
+                   int(bool(splits.get(name, {}).get("records")))):
+      if len(groups) < contents:
+        shard = FileSystems.join(dataset_dir, schema.shard_filename(
+            meta["dataset_name"], name, i, splits[name]["shards"]))
+        groups += first_contents(shard, contents - len(groups),
+                                 labels_changed if changed else None)
+    if groups and not changed:
+      break  # the plain sheet shows one split
+  if not groups:
+    return None
+  buf = io.BytesIO()
+  render_contact_sheet(groups).save(buf, "PNG")
+  path = out or FileSystems.join(dataset_dir, SHEET_FILENAME)
+  with FileSystems.create(path) as f:
+    f.write(buf.getvalue())
+  return path
 
 
 def main(argv=None) -> int:
@@ -152,11 +174,13 @@ def main(argv=None) -> int:
   p.add_argument("--split", default="", help="train, val or test (default: the first "
                  "with records)")
   p.add_argument("--contents", type=int, default=6, help="rows: contents to draw")
+  p.add_argument("--changed", action="store_true", help="draw the contents whose view "
+                 "labels differ from their photo's labels (read from every shard)")
   p.add_argument("--out", default="", help=f"PNG to write (default: DATASET_DIR/"
                  f"{SHEET_FILENAME})")
   a = p.parse_args(argv)
   try:
-    path = write_sheet(a.dataset_dir, a.split, a.contents, a.out)
+    path = write_sheet(a.dataset_dir, a.split, a.contents, a.out, changed=a.changed)
   except (OSError, KeyError, ValueError) as e:
     print(f"sheet: cannot draw {a.dataset_dir}: {type(e).__name__}: {e}", file=sys.stderr)
     return 1
