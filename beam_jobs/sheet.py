@@ -185,7 +185,9 @@ def main(argv=None) -> int:
     print(f"sheet: cannot draw {a.dataset_dir}: {type(e).__name__}: {e}", file=sys.stderr)
     return 1
   if path is None:
-    print(f"sheet: {a.dataset_dir} has no records in split {a.split or 'any'}",
+    what = ("no content whose view labels differ from its photo's" if a.changed
+            else "no records")
+    print(f"sheet: {a.dataset_dir} has {what} in split {a.split or 'any'}",
           file=sys.stderr)
     return 1
   print(f"sheet: wrote {path}")
