@@ -102,7 +102,8 @@ def _files(name: str) -> str:
       ("`dead_letter.jsonl`", "One JSON object per input that failed: `stage` "
        "(`content`, `style`, `stylize`), `uri`, `reason`, `message`; `content_id` for "
        "`content` and `stylize`; `view_index` and `style_uri` for `stylize`."),
-      ("`DATASET_CARD.md`, `contact_sheet.png`", "Summary for people, with examples."),
+      ("`DATASET_CARD.md`, `contact_sheet.png`", "Summary for people, with examples "
+       "(the objects' boxes drawn on the views when records carry them)."),
   ]
   return "| file | what |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
 
