@@ -22,6 +22,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping, Sequence
 
+import numpy as np
+
 from pipeline import image_io
 from tfrecords_schema.fields import (ANNOTATIONS_BOXES, ANNOTATIONS_IMAGE_LEVEL,
                                      ANNOTATIONS_NONE, VISIBLE_MIN)
@@ -68,7 +70,8 @@ def map_box(layout: image_io.SquareLayout, x0: float, y0: float, x1: float,
     kept = (cx1 - cx0) * (cy1 - cy0) / full
   else:
     kept = float(0 <= vx0 <= s and 0 <= vy0 <= s)
-  return (cx0, cy0, cx1, cy1), min(1.0, max(0.0, kept))
+  # As stored (float32), so a reader comparing with VISIBLE_MIN decides as the writer.
+  return (cx0, cy0, cx1, cy1), float(np.float32(min(1.0, max(0.0, kept))))
 
 
 def _frame_scale(frame: Sequence[int], w: int, h: int) -> tuple[float, float] | None:

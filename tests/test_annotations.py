@@ -210,3 +210,19 @@ def test_job_writes_boxes_that_map_back_to_the_annotation_file(tmp_path, shared_
   empty = [r for r in recs if images[r["content_id"]]["file_name"] == "000000000250.jpg"]
   assert empty and all(r["object_annotation_ids"] == [] and r["view_label_ids"] == []
                        for r in empty)
+
+
+def test_the_validator_rules_accept_mapped_labels_and_name_a_broken_record():
+  from tfrecords_schema.codec import label_problems
+  objects = [[10, 6, 0, 0, 50, 90, 100, 9000.0], [11, 1, 0, 150, 50, 50, 100, 3000.0]]
+  rec = dict(annotations.view_fields(_content(objects), (400, 200), 100, "center_crop"),
+             width=100, height=100)
+  assert label_problems(rec) == []
+  for field, value, message in [
+      ("view_label_ids", [1, 6], "differ from the categories"),
+      ("object_xmax", [0.0, 101.0], "outside the 100x100 view"),
+      ("view_primary_label_id", 6, "is not a view label"),
+      ("annotations_status", 5, "is not 0, 1 or 2"),
+      ("annotations_status", 1, "with object boxes")]:
+    problems = label_problems(dict(rec, **{field: value}))
+    assert any(message in p for p in problems), (field, problems)

@@ -153,3 +153,37 @@ def parse_example(serialized, *, check_version: bool = True):
         message=f"record schema_version differs from {SCHEMA_VERSION} (this reader); "
                 "datasets of an older version must be regenerated (SCHEMA.md, Versioning)")
   return out
+
+
+def label_problems(rec: Mapping[str, Any]) -> list[str]:
+  """What in a decoded record breaks the label and object rules of SCHEMA.md
+  ("Objects and labels"); empty when nothing does. The validator reports each."""
+  from tfrecords_schema.fields import (ANNOTATIONS_BOXES, ANNOTATIONS_IMAGE_LEVEL,
+                                       ANNOTATIONS_NONE, VISIBLE_MIN)
+  status, out = rec["annotations_status"], []
+  objects = rec["object_category_ids"]
+  if status not in (ANNOTATIONS_NONE, ANNOTATIONS_IMAGE_LEVEL, ANNOTATIONS_BOXES):
+    return [f"annotations_status {status} is not 0, 1 or 2"]
+  if status == ANNOTATIONS_NONE and (rec["photo_label_ids"] or rec["view_label_ids"]):
+    out.append("annotations_status 0 (unknown) with labels")
+  if status != ANNOTATIONS_BOXES and objects:
+    out.append(f"annotations_status {status} with object boxes")
+  views = rec["view_label_ids"]
+  if rec["view_primary_label_id"] != -1 and rec["view_primary_label_id"] not in views:
+    out.append(f"view_primary_label_id {rec['view_primary_label_id']} is not a view label")
+  if not set(views) <= set(rec["photo_label_ids"]):
+    out.append(f"view labels {views} are not among the photo labels "
+               f"{rec['photo_label_ids']}")
+  if status == ANNOTATIONS_BOXES:
+    w, h, kept = rec["width"], rec["height"], rec["object_visible_fraction"]
+    for i, (x0, y0, x1, y1) in enumerate(zip(rec["object_xmin"], rec["object_ymin"],
+                                             rec["object_xmax"], rec["object_ymax"])):
+      if not (0 <= x0 <= x1 <= w and 0 <= y0 <= y1 <= h and 0 <= kept[i] <= 1):
+        out.append(f"object {i}: box ({x0}, {y0}, {x1}, {y1}) or visible fraction "
+                   f"{kept[i]} outside the {w}x{h} view")
+        break
+    visible = sorted({c for c, f in zip(objects, kept) if f >= VISIBLE_MIN})
+    if visible != sorted(views):
+      out.append(f"view labels {views} differ from the categories with a box at least "
+                 f"{VISIBLE_MIN:g} visible {visible}")
+  return out
