@@ -1,6 +1,6 @@
 """A photo's object annotations mapped into one view: boxes, visible shares, labels.
 
-A view is the photo after the dataset's resize policy (`image_io.square_layout`, the
+A view is the photo after the dataset's resize policy (`geometry.square_layout`, the
 same geometry `resize_to_square` resamples with), so a box drawn on the view must go
 through exactly that geometry. For every annotation the record keeps its box in view
 pixels, clipped to the view, and the fraction of its box area that stayed inside.
@@ -24,7 +24,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from pipeline import image_io
+from pipeline import geometry
 from tfrecords_schema.fields import (ANNOTATIONS_BOXES, ANNOTATIONS_IMAGE_LEVEL,
                                      ANNOTATIONS_NONE, VISIBLE_MIN)
 
@@ -55,7 +55,7 @@ class Box:
     return cls(int(v[0]), int(v[1]), int(v[2]), *(float(x) for x in v[3:8]))
 
 
-def map_box(layout: image_io.SquareLayout, x0: float, y0: float, x1: float,
+def map_box(layout: geometry.SquareLayout, x0: float, y0: float, x1: float,
             y1: float) -> tuple[tuple[float, float, float, float], float]:
   """A photo box (corners) -> (its view box clipped to the view, kept area fraction).
 
@@ -128,7 +128,7 @@ def view_fields(content: Mapping, photo_size: tuple[int, int], size: int,
     out.update(view, annotations_status=(ANNOTATIONS_NONE if status == ANNOTATIONS_NONE
                                          else ANNOTATIONS_IMAGE_LEVEL))
     return out
-  layout = image_io.square_layout(w, h, size, policy)
+  layout = geometry.square_layout(w, h, size, policy)
   names = dict(zip(content.get("label_ids", []),
                    zip(content.get("label_names", []),
                        content.get("label_supercategories", []))))
