@@ -210,6 +210,13 @@ def test_job_writes_boxes_that_map_back_to_the_annotation_file(tmp_path, shared_
   empty = [r for r in recs if images[r["content_id"]]["file_name"] == "000000000250.jpg"]
   assert empty and all(r["object_annotation_ids"] == [] and r["view_label_ids"] == []
                        for r in empty)
+  # The card counts, per content, the photo labels the view lost; the sheet is drawn.
+  card = (out / "DATASET_CARD.md").read_text()
+  lost = sum(len(set(r["photo_label_ids"]) - set(r["view_label_ids"]))
+             for r in recs if r["is_original"])
+  photo = sum(len(r["photo_label_ids"]) for r in recs if r["is_original"])
+  assert f"{lost} of {photo} photo labels are not view labels" in card
+  assert (out / "contact_sheet.png").stat().st_size > 0
 
 
 def test_the_validator_rules_accept_mapped_labels_and_name_a_broken_record():
