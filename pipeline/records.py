@@ -109,7 +109,7 @@ class ShardStats:
     self.bytes += framed_bytes
     self._views[str(cid)] += 1
     primary = (labels or {}).get("view_primary_label", content.get("primary_label"))
-    if cid not in self._labels and labels and labels.get("object_category_ids") is not None:
+    if cid not in self._labels and "object_category_ids" in (labels or {}):
       self._count_geometry(labels)
     self._labels.setdefault(cid, primary or "(unlabelled)")
     self._licenses.setdefault(cid, (content.get("license_id", -1),
