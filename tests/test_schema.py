@@ -187,17 +187,32 @@ def test_objects_round_trip_as_float_lists_in_every_reader():
     schema.encode_example(_record(**dict(boxes, object_xmin=[0.5])))
 
 
-def test_a_version_2_record_is_refused_naming_its_version_and_what_to_do():
-  """v2 wrote `content_*` label fields (photo-level only); a v3 reader refuses it."""
+def _version_2_record() -> bytes:
+  """A record as v2 wrote it: `content_*` label fields (photo-level only)."""
   from tensorflow.core.example import example_pb2
   ex = example_pb2.Example.FromString(schema.encode_example(_record()))
   feats = ex.features.feature
   new = ("photo_label", "photo_primary", "photo_super", "view_label", "view_primary",
          "view_super", "object_", "photo_width", "photo_height", "annotations_status")
   for name in [n for n in feats if n.startswith(new)]:
-    feats[name.replace("photo_", "content_", 1)].CopyFrom(feats[name])
+    if name.startswith(("photo_label", "photo_primary", "photo_super")):
+      feats[name.replace("photo_", "content_", 1)].CopyFrom(feats[name])
     del feats[name]
   feats["schema_version"].int64_list.value[:] = [2]
+  return ex.SerializeToString()
+
+
+def test_a_version_2_record_is_refused_naming_its_version_and_what_to_do():
   with pytest.raises(schema.SchemaError, match="schema_version 2, this reader "
                      "understands 3; version 2 datasets .* regenerated"):
-    schema.decode_example(ex.SerializeToString())
+    schema.decode_example(_version_2_record())
+
+
+def test_the_trainer_refuses_a_version_2_shard_naming_the_file_and_version(tmp_path):
+  from trainer import records
+  path = str(tmp_path / "old-train.tfrecord-00000-of-00001")
+  with tf.io.TFRecordWriter(path) as w:
+    w.write(_version_2_record())
+  with pytest.raises(records.DataError, match=f"{path}: record has schema_version 2, "
+                     "this reader understands 3"):
+    records.check_shards([path])
