@@ -9,66 +9,16 @@ of one shard (a content's views are adjacent, so a few contents are a short read
 from __future__ import annotations
 
 import collections
-import io
 import json
 import time
 
-import numpy as np
 from apache_beam.io.filesystems import FileSystems
-from PIL import Image, ImageDraw, ImageFont
 
 import tfrecords_schema as schema
+from beam_jobs import sheet
+from beam_jobs.sheet import SHEET_FILENAME
 
 CARD_FILENAME = "DATASET_CARD.md"
-SHEET_FILENAME = "contact_sheet.png"
-
-
-def _first_contents(shard_path: str, n: int) -> list[list[dict]]:
-  """The views of the first n contents of a shard, each in view order.
-
-  Read with Beam's own TFRecord framing, not tf.data: the launcher then never imports
-  TensorFlow just to draw the contact sheet (~4.5 s of every job)."""
-  from apache_beam.io.tfrecordio import _TFRecordUtil
-  groups: list[list[dict]] = []
-  with FileSystems.open(shard_path) as f:
-    for raw in iter(lambda: _TFRecordUtil.read_record(f), None):
-      rec = schema.decode_example(raw)
-      if not groups or groups[-1][0]["content_id"] != rec["content_id"]:
-        if len(groups) == n:
-          break
-        groups.append([])
-      groups[-1].append(rec)
-  return groups
-
-
-def _caption(rec: dict) -> str:
-  if rec["is_original"]:
-    return "original"
-  name = rec["style_name"] or rec["style_artist"] or rec["style_title"]
-  if not name:
-    name = rec["style_path"].rsplit("/", 1)[-1]
-  return name
-
-
-def render_contact_sheet(groups: list[list[dict]], cell: int = 128) -> Image.Image:
-  """Rows: contents (with their primary label); columns: original + stylized views."""
-  cols = max(len(g) for g in groups)
-  pad, text_h, label_w = 4, 14, 0
-  font = ImageFont.load_default()
-  sheet = Image.new("RGB", (label_w + cols * (cell + pad) + pad,
-                            len(groups) * (cell + text_h + pad) + pad), "white")
-  draw = ImageDraw.Draw(sheet)
-  for r, views in enumerate(groups):
-    y = pad + r * (cell + text_h + pad)
-    for c, rec in enumerate(views):
-      x = label_w + pad + c * (cell + pad)
-      img = Image.open(io.BytesIO(rec["image"])).convert("RGB").resize((cell, cell))
-      sheet.paste(img, (x, y))
-      caption = _caption(rec)
-      if c == 0 and rec["content_primary_label"]:
-        caption = f"{caption} [{rec['content_primary_label']}]"
-      draw.text((x + 1, y + cell + 1), caption[:cell // 6], fill="black", font=font)
-  return sheet
 
 
 def _top(counter: dict, n: int = 15) -> str:
@@ -78,6 +28,19 @@ def _top(counter: dict, n: int = 15) -> str:
   if rest:
     rows.append(f"| ({len(items) - n} more) | {rest} |")
   return "\n".join(rows)
+
+
+def _geometry(g: dict, policy: str) -> list[str]:
+  """How the view labels differ from the photo labels (contents with boxes)."""
+  if not g.get("contents"):
+    return []
+  return [f"Labels and the {policy} geometry ({g['contents']} contents with boxes, "
+          f"{g.get('objects', 0)} objects, {g.get('objects_cropped_out', 0)} wholly "
+          f"outside the view): {g.get('photo_labels_not_visible', 0)} of "
+          f"{g.get('photo_labels', 0)} photo labels are not view labels; the primary "
+          f"label differs for {g.get('primary_changed', 0)} contents, and for "
+          f"{g.get('primary_not_visible', 0)} of them the photo's primary is not "
+          "visible in the view (SCHEMA.md, Objects and labels).", ""]
 
 
 def _source(src: dict) -> str:
@@ -118,28 +81,17 @@ def write_card(out_dir: str, metadata: dict, shard_stats: list[dict],
   """Writes DATASET_CARD.md and contact_sheet.png into out_dir (the staging folder)."""
   name = metadata["dataset_name"]
   splits = metadata["splits"]
-  sheet_written = False
-  for split in ("train", "val", "test"):
-    if split in splits and splits[split]["records"]:
-      shard = FileSystems.join(out_dir, schema.shard_filename(
-          name, split, 0, splits[split]["shards"]))
-      groups = _first_contents(shard, 6)
-      if groups:
-        buf = io.BytesIO()
-        render_contact_sheet(groups).save(buf, "PNG")
-        with FileSystems.create(FileSystems.join(out_dir, SHEET_FILENAME)) as f:
-          f.write(buf.getvalue())
-        sheet_written = True
-        break
+  sheet_written = sheet.write_sheet(out_dir, meta=metadata) is not None
 
   per_split: dict[str, dict] = collections.defaultdict(
       lambda: {"labels": collections.Counter(), "styles": collections.Counter(),
-               "style_names": collections.Counter()})
+               "style_names": collections.Counter(), "geometry": collections.Counter()})
   for s in shard_stats:
     d = per_split[s["split"]]
     d["labels"].update(s.get("labels", {}))
     d["styles"].update(s.get("style_ids", {}))
     d["style_names"].update(s.get("style_names", {}))
+    d["geometry"].update(s.get("label_geometry", {}))
   reasons = collections.Counter(json.loads(line)["reason"] for line in dead_letters)
 
   m = metadata
@@ -176,8 +128,9 @@ def write_card(out_dir: str, metadata: dict, shard_stats: list[dict],
   for split, d in sorted(per_split.items()):
     uses = sorted(d["styles"].values())
     lines += [
-        "", f"## {split}: content labels (primary label, per content)", "",
+        "", f"## {split}: content labels (`view_primary_label`, per content)", "",
         "| label | contents |", "|---|---|", _top(d["labels"]), "",
+        *_geometry(d["geometry"], m["image"]["resize_policy"]),
         f"## {split}: styles", "",
         f"{len(uses)} distinct style images, used {uses[0] if uses else 0} to "
         f"{uses[-1] if uses else 0} times each.", "",
@@ -185,7 +138,10 @@ def write_card(out_dir: str, metadata: dict, shard_stats: list[dict],
     ]
   if sheet_written:
     lines += ["", "## Contact sheet", "",
-              "Rows: the first contents of the first shard; columns: their views.", "",
+              "Rows: the first contents of the first shard; columns: their views, with "
+              "the objects' boxes where the records carry them (coloured: visible "
+              "enough to label the view; grey: mostly cropped out). Redraw it, or draw "
+              "more, with `python -m beam_jobs.sheet DATASET_DIR`.", "",
               f"![contact sheet]({SHEET_FILENAME})"]
   lines += _held_out(m.get("held_out_styles", []))
   lines += _licences(m)

@@ -219,10 +219,12 @@ class RenderShardFn(_WithModel):
           dead.append(item)
           continue
         data = records.encode_view(item.content, item.view_index, item.pixels,
-                                   item.style, self._cfg.strength, self._fmt)
+                                   item.style, self._cfg.strength, self._fmt,
+                                   item.labels)
         _TFRecordUtil.write_record(f, data)
         index.add(data)
-        stats.add(item.content, item.style, _TFRecordUtil.encoded_num_bytes(data))
+        stats.add(item.content, item.style, _TFRecordUtil.encoded_num_bytes(data),
+                  item.labels)
         progress.update(stats.records + len(dead))
     return stats, index, dead
 

@@ -7,9 +7,12 @@ labels inside the content manifest rather than a copy of the file.
 Per image: the COCO image id is the content id; the labels are its categories
 (multi-label, sorted by id); the primary label is the category with the largest total
 annotated area (ties: the smaller id); the supercategory is the primary's. Images with
-no annotations are kept with empty labels. Each image also keeps its licence (id, name
-and URL from the file's `licenses`) and its `coco_url` and `flickr_url`, so every
-record says under which terms its photo may be used and whom to credit.
+no annotations are kept with empty labels, marked as annotated (the file lists them:
+they hold no objects). Each image also keeps its licence (id, name and URL from the
+file's `licenses`) and its `coco_url` and `flickr_url`, so every record says under
+which terms its photo may be used and whom to credit, and its annotations (id,
+category, iscrowd, bbox, area) with the frame they are drawn in (`width`, `height`),
+which workers map into each view (pipeline.annotations).
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import json
 import posixpath
 from typing import Iterable
 
+from pipeline.annotations import Box
 from pipeline.sources import ContentItem, SourceError, list_files, stable_id
+from tfrecords_schema.fields import ANNOTATIONS_BOXES
 
 NAME = "COCO 2017"
 URL = "https://cocodataset.org"
@@ -53,6 +58,8 @@ class ImageInfo:
   license_id: int = -1
   coco_url: str = ""
   flickr_url: str = ""
+  width: int = 0
+  height: int = 0
 
 
 @dataclasses.dataclass
@@ -64,6 +71,7 @@ class CocoLabels:
   image_primary: dict[int, int]                 # image id -> primary category id
   licenses: dict[int, License] = dataclasses.field(default_factory=dict)
   image_info: dict[int, ImageInfo] = dataclasses.field(default_factory=dict)
+  image_boxes: dict[int, tuple] = dataclasses.field(default_factory=dict)  # Box lists
 
   def content_item(self, image_id: int, uri: str, rel_path: str) -> ContentItem:
     ids = self.image_labels.get(image_id, ())
@@ -74,6 +82,10 @@ class CocoLabels:
     return ContentItem(
         content_id=image_id, uri=uri, rel_path=rel_path, label_ids=ids,
         label_names=tuple(self.categories[i].name for i in ids),
+        label_supercategories=tuple(self.categories[i].supercategory for i in ids),
+        annotations_status=ANNOTATIONS_BOXES,
+        objects=self.image_boxes.get(image_id, ()),
+        annotation_frame=(info.width, info.height),
         primary_label_id=primary, primary_label=cat.name if cat else "",
         supercategory=cat.supercategory if cat else "", source_url=info.coco_url,
         origin_url=info.flickr_url, license_id=info.license_id if lic else -1,
@@ -102,17 +114,24 @@ def labels_from_annotations(images: Iterable[dict], annotations: Iterable[dict],
   lics = {int(x["id"]): License(int(x["id"]), x.get("name", ""), x.get("url", ""))
           for x in licenses}
   info = {int(im["id"]): ImageInfo(int(im.get("license", -1)), im.get("coco_url", ""),
-                                   im.get("flickr_url", "")) for im in images}
+                                   im.get("flickr_url", ""), int(im.get("width", 0)),
+                                   int(im.get("height", 0))) for im in images}
   area: dict[int, dict[int, float]] = {}
+  boxes: dict[int, list] = {}
   for a in annotations:
     per_image = area.setdefault(int(a["image_id"]), {})
     cid = int(a["category_id"])
     if cid not in cats:
       raise SourceError(f"annotation {a.get('id')} has unknown category_id {cid}")
     per_image[cid] = per_image.get(cid, 0.0) + float(a.get("area", 0.0))
+    x, y, w, h = (float(v) for v in a.get("bbox", (0, 0, 0, 0)))
+    boxes.setdefault(int(a["image_id"]), []).append(tuple(Box(
+        int(a.get("id", -1)), cid, int(a.get("iscrowd", 0)), x, y, w, h,
+        float(a.get("area", 0.0))).as_list()))
   labels = {img: tuple(sorted(per)) for img, per in area.items()}
   primary = {img: min(per, key=lambda c: (-per[c], c)) for img, per in area.items()}
-  return CocoLabels(cats, file_to_id, labels, primary, lics, info)
+  boxes_by_image = {img: tuple(sorted(rows)) for img, rows in boxes.items()}
+  return CocoLabels(cats, file_to_id, labels, primary, lics, info, boxes_by_image)
 
 
 def read_annotations(path: str) -> CocoLabels:

@@ -16,6 +16,8 @@ from typing import Iterator
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from pipeline.geometry import PAD_VALUE, RESIZE_POLICIES, SquareLayout, square_layout  # noqa: F401
+
 EMPTY = "empty_file"
 TRUNCATED = "truncated"
 UNRECOGNIZED = "unrecognized_format"
@@ -32,8 +34,6 @@ DEFAULT_MAX_BYTES = 200 * 2**20
 #: (EPS runs Ghostscript, others are rarely fuzzed) is attack surface we do not need.
 ACCEPTED_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "AVIF", "HEIF")
 
-RESIZE_POLICIES = ("center_crop", "pad", "stretch")
-PAD_VALUE = 128
 
 # Greyscale modes whose samples are wider than 8 bits; Pillow's own convert() clips them.
 _WIDE_GREY_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
@@ -153,24 +153,17 @@ def resize_to_square(img: np.ndarray, size: int, policy: str = "center_crop") ->
   """uint8 HxWx3 -> uint8 size x size x 3 via one deterministic LANCZOS resample.
 
   center_crop resamples the central square straight from the source (crop box in source
-  coordinates), which equals scale-then-crop without a second interpolation.
+  coordinates), which equals scale-then-crop without a second interpolation. The
+  geometry comes from `square_layout`, which annotations are mapped with too.
   """
   pil = _to_pil(img)
   size = _check_size(size)
-  w, h = pil.size
-  if policy == "center_crop":
-    s = min(w, h)
-    box = ((w - s) / 2, (h - s) / 2, (w + s) / 2, (h + s) / 2)
-    out = _resize(pil, (size, size), box)
-  elif policy == "pad":
-    scale = size / max(w, h)
-    nw, nh = max(1, min(size, round(w * scale))), max(1, min(size, round(h * scale)))
+  layout = square_layout(pil.size[0], pil.size[1], size, policy)
+  if policy == "pad":
     out = Image.new("RGB", (size, size), (PAD_VALUE,) * 3)
-    out.paste(_resize(pil, (nw, nh)), ((size - nw) // 2, (size - nh) // 2))
-  elif policy == "stretch":
-    out = _resize(pil, (size, size))
+    out.paste(_resize(pil, layout.placed), layout.offset)
   else:
-    raise ValueError(f"unknown resize policy {policy!r}; expected one of {RESIZE_POLICIES}")
+    out = _resize(pil, layout.placed, layout.source_box)
   return np.array(out, dtype=np.uint8)
 
 

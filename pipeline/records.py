@@ -14,7 +14,7 @@ from typing import Mapping, Optional
 
 import numpy as np
 
-from pipeline import image_io
+from pipeline import annotations, image_io
 import tfrecords_schema as schema
 from tfrecords_schema import index as record_index
 
@@ -34,8 +34,12 @@ class RecordFormat:
 
 
 def encode_view(content: Mapping, view_index: int, pixels: np.ndarray,
-                style: Optional[Mapping], strength: float, fmt: RecordFormat) -> bytes:
-  """uint8 HxWx3 pixels of one view -> a serialized tf.train.Example of the schema."""
+                style: Optional[Mapping], strength: float, fmt: RecordFormat,
+                labels: Optional[Mapping] = None) -> bytes:
+  """uint8 HxWx3 pixels of one view -> a serialized tf.train.Example of the schema.
+
+  labels: the view's label and object fields (pipeline.annotations.view_fields); by
+  default the photo's labels only, as a view whose geometry is unknown has."""
   record = {
       "image": image_io.encode_image(pixels, fmt.image_format, fmt.jpeg_quality),
       "image_format": fmt.image_format, "height": int(pixels.shape[0]),
@@ -46,11 +50,7 @@ def encode_view(content: Mapping, view_index: int, pixels: np.ndarray,
       "content_license_id": content.get("license_id", -1),
       "content_license": content.get("license", ""),
       "content_license_url": content.get("license_url", ""),
-      "content_label_ids": content.get("label_ids", []),
-      "content_label_names": content.get("label_names", []),
-      "content_primary_label_id": content.get("primary_label_id", -1),
-      "content_primary_label": content.get("primary_label", ""),
-      "content_supercategory": content.get("supercategory", ""),
+      **(annotations.photo_labels(content) if labels is None else labels),
       "is_original": int(style is None), "view_index": view_index,
       "split": content["split"],
   }
@@ -99,13 +99,19 @@ class ShardStats:
     self._labels: dict[int, str] = {}
     self._licenses: dict[int, tuple] = {}
     self._views: collections.Counter = collections.Counter()
+    self._geometry: collections.Counter = collections.Counter()
 
-  def add(self, content: Mapping, style: Optional[Mapping], framed_bytes: int) -> None:
+  def add(self, content: Mapping, style: Optional[Mapping], framed_bytes: int,
+          labels: Optional[Mapping] = None) -> None:
+    """labels: the record's label fields; the view's primary label is counted."""
     cid = content["content_id"]
     self.records += 1
     self.bytes += framed_bytes
     self._views[str(cid)] += 1
-    self._labels.setdefault(cid, content.get("primary_label") or "(unlabelled)")
+    primary = (labels or {}).get("view_primary_label", content.get("primary_label"))
+    if cid not in self._labels and "object_category_ids" in (labels or {}):
+      self._count_geometry(labels)
+    self._labels.setdefault(cid, primary or "(unlabelled)")
     self._licenses.setdefault(cid, (content.get("license_id", -1),
                                     content.get("license", ""),
                                     content.get("license_url", "")))
@@ -113,12 +119,28 @@ class ShardStats:
       self._styles[str(style["style_id"])] += 1
       self._style_names[style.get("name") or "(unnamed)"] += 1
 
+  def _count_geometry(self, labels: Mapping) -> None:
+    """Once per content with boxes: how its view labels differ from its photo's."""
+    g, photo = self._geometry, set(labels["photo_label_ids"])
+    g["contents"] += 1
+    g["photo_labels"] += len(photo)
+    g["view_labels"] += len(labels["view_label_ids"])
+    g["photo_labels_not_visible"] += len(photo - set(labels["view_label_ids"]))
+    if labels["photo_primary_label_id"] != labels["view_primary_label_id"]:
+      g["primary_changed"] += 1
+      if labels["photo_primary_label_id"] not in labels["view_label_ids"]:
+        g["primary_not_visible"] += 1
+    g["objects"] += len(labels["object_category_ids"])
+    g["objects_cropped_out"] += sum(1 for v in labels["object_visible_fraction"]
+                                    if v == 0)
+
   def as_dict(self) -> dict:
     return {"split": self.split, "shard": self.shard, "records": self.records,
             "bytes": self.bytes, "contents": len(self._labels),
             "labels": dict(collections.Counter(self._labels.values())),
             "style_ids": dict(self._styles), "style_names": dict(self._style_names),
             "views_per_content": dict(self._views),
+            "label_geometry": dict(self._geometry),
             "content_licenses": [
                 {"id": i, "name": name, "url": url, "contents": n} for (i, name, url), n
                 in sorted(collections.Counter(self._licenses.values()).items())]}

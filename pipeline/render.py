@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 
 import numpy as np
 
-from pipeline import image_io, plan
+from pipeline import annotations, image_io, plan
 from pipeline.records import dead_letter
 
 Counter = Callable[..., None]
@@ -39,11 +39,13 @@ class RenderConfig:
 
 @dataclasses.dataclass
 class View:
-  """A finished view: uint8 pixels ready to encode (style None: the original)."""
+  """A finished view: uint8 pixels ready to encode (style None: the original), and
+  the label and object fields of its record (annotations.view_fields)."""
   content: Mapping
   view_index: int
   style: Optional[Mapping]
   pixels: Optional[np.ndarray] = None
+  labels: Mapping = dataclasses.field(default_factory=dict)
 
 
 def load_content(content: Mapping, max_pixels: int) -> np.ndarray:
@@ -94,6 +96,9 @@ class ShardRenderer:
       try:
         rgb = load_content(content, cfg.max_pixels)
         pixels = image_io.resize_to_square(rgb, cfg.image_size, cfg.resize_policy)
+        # Every view of a content shares its geometry, hence its labels and boxes.
+        labels = annotations.view_fields(content, (rgb.shape[1], rgb.shape[0]),
+                                         cfg.image_size, cfg.resize_policy)
       except image_io.ImageError as e:
         self._count("contents_failed")
         yield dead_letter("content", content["uri"], e.reason, str(e),
@@ -102,10 +107,10 @@ class ShardRenderer:
       self._count("contents_read")
       for view_index, style_id in views:
         if style_id is None:
-          pending.append(View(content, view_index, None, pixels))
+          pending.append(View(content, view_index, None, pixels, labels))
           continue
         style, state = self._style_of(style_id)
-        view = View(content, view_index, style)
+        view = View(content, view_index, style, labels=labels)
         pending.append(view)
         batch.append((view, pixels, state))
         if len(batch) == cfg.batch_size:

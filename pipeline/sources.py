@@ -21,6 +21,8 @@ import os
 import posixpath
 import re
 
+from tfrecords_schema.fields import ANNOTATIONS_IMAGE_LEVEL
+
 _WILDCARD = re.compile(r"[*?\[]")
 
 
@@ -45,6 +47,14 @@ class ContentItem:
   license_id: int = -1
   license: str = ""
   license_url: str = ""
+  # What the labels know (tfrecords_schema.fields ANNOTATIONS_*: 0 none, 1 image-level,
+  # 2 boxes), and for boxes: each annotation as annotations.Box.as_list() in the frame
+  # (width, height) the annotation file gives ((1, 1): fractions of the photo's size),
+  # and the labels' supercategories.
+  annotations_status: int = 0
+  objects: tuple = ()
+  annotation_frame: tuple = ()
+  label_supercategories: tuple = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,7 +158,8 @@ def folder_contents(location: str, labels_from_dirs: bool = False) -> list[Conte
     cls = rel.split("/")[0] if labels_from_dirs and "/" in rel else ""
     if cls:
       items.append(ContentItem(stable_id(rel), uri, rel, (index[cls],), (cls,),
-                               index[cls], cls))
+                               index[cls], cls,
+                               annotations_status=ANNOTATIONS_IMAGE_LEVEL))
     else:
       items.append(ContentItem(stable_id(rel), uri, rel))
   _check_unique([c.content_id for c in items], "content", location)

@@ -7,9 +7,10 @@ or kept), and a worker later reads just the records of its contents.
 
 The record fields match `pipeline.coco` (content id = COCO image id; sorted multi-label;
 primary = largest total annotated area, ties to the smaller id; images without objects
-kept with empty labels and primary -1), with one difference: label ids are TFDS's
-ClassLabel indices 0..79 (contiguous, in raw category-id order), not raw COCO category
-ids 1..90. The names are identical. TFDS has no supercategories, so they are "".
+kept with empty labels and primary -1; every annotation's box for the views), with one
+difference: label ids are TFDS's ClassLabel indices 0..79 (contiguous, in raw
+category-id order), not raw COCO category ids 1..90. The names are identical. TFDS has
+no supercategories, so they are "". TFDS boxes are fractions of the photo's size.
 
 Nothing here downloads: a dataset that is not prepared under data_dir fails at once.
 """
@@ -20,7 +21,9 @@ import dataclasses
 import os
 import re
 
+from pipeline.annotations import Box
 from pipeline.sources import ContentItem, SourceError
+from tfrecords_schema.fields import ANNOTATIONS_BOXES
 
 @dataclasses.dataclass
 class TfdsContents:
@@ -109,8 +112,22 @@ def _int_list(feature, key: str) -> list[int]:
   return list(feature[key].int64_list.value) if key in feature else []
 
 
-def _scan_file(path: str) -> list[tuple[int, bytes, list[int], list[int], int]]:
-  """(image id, file name, labels, areas, byte offset of the record) per record.
+def _boxes(feature, labels: list[int], areas: list[int]) -> tuple:
+  """The record's objects as Box rows, in fractions of the photo (TFDS bbox is
+  [ymin, xmin, ymax, xmax] normalized)."""
+  ids, crowd = _int_list(feature, "objects/id"), _int_list(feature, "objects/is_crowd")
+  bbox = list(feature["objects/bbox"].float_list.value) if "objects/bbox" in feature else []
+  rows = []
+  for i, (label, area) in enumerate(zip(labels, areas)):
+    y0, x0, y1, x1 = bbox[4 * i:4 * i + 4] if len(bbox) >= 4 * i + 4 else (0, 0, 0, 0)
+    rows.append(tuple(Box(ids[i] if i < len(ids) else -1, label,
+                          crowd[i] if i < len(crowd) else 0, x0, y0, x1 - x0, y1 - y0,
+                          float(area)).as_list()))
+  return tuple(sorted(rows))
+
+
+def _scan_file(path: str) -> list[tuple[int, bytes, list[int], list[int], int, tuple]]:
+  """(image id, file name, labels, areas, byte offset of the record, boxes) per record.
 
   Read with Beam's TFRecord framing and the schema package's TF-free Example classes:
   the offsets let a worker later read one image with a single seek instead of joining
@@ -137,19 +154,21 @@ def _scan_file(path: str) -> list[tuple[int, bytes, list[int], list[int], int]]:
       except (KeyError, IndexError) as e:
         raise SourceError(f"{path}: a record at byte {offset} is not a TFDS coco "
                           "record (no image/id or image/filename)") from e
-      out.append((image_id, filename, _int_list(feature, "objects/label"),
-                  _int_list(feature, "objects/area"), offset))
+      labels, areas = _int_list(feature, "objects/label"), _int_list(feature,
+                                                                      "objects/area")
+      out.append((image_id, filename, labels, areas, offset,
+                  _boxes(feature, labels, areas)))
 
 
 def _scan_labels(files: list[str]):
-  """Yields (image id, file name, labels, areas, file, offset) per record.
+  """Yields (image id, file name, labels, areas, file, offset, boxes) per record.
 
   Files are scanned in parallel threads (the read and the CRC run outside the GIL)."""
   from concurrent.futures import ThreadPoolExecutor
   with ThreadPoolExecutor(max_workers=min(8, len(files))) as pool:
     for path, rows in zip(files, pool.map(_scan_file, files)):
-      for image_id, filename, labels, areas, offset in rows:
-        yield image_id, filename, labels, areas, path, offset
+      for image_id, filename, labels, areas, offset, boxes in rows:
+        yield image_id, filename, labels, areas, path, offset, boxes
 
 
 def tfds_coco_contents(name: str = "coco/2017", split: str = "train",
@@ -168,7 +187,7 @@ def tfds_coco_contents(name: str = "coco/2017", split: str = "train",
                      f"missing shard files: {missing[:3]}" if missing else "no shard files")
   items: dict[int, ContentItem] = {}
   locations: dict[int, dict] = {}
-  for image_id, filename, labels, areas, path, offset in _scan_labels(files):
+  for image_id, filename, labels, areas, path, offset, boxes in _scan_labels(files):
     if image_id in items:
       raise SourceError(f"duplicate image id {image_id} in TFDS {name} split {split}")
     total: dict[int, int] = {}
@@ -180,7 +199,9 @@ def tfds_coco_contents(name: str = "coco/2017", split: str = "train",
         content_id=image_id, uri=f"tfds://{name}/{split}/{image_id}",
         rel_path=filename.decode("utf-8"), label_ids=ids,
         label_names=tuple(names[i] for i in ids), primary_label_id=primary,
-        primary_label=names[primary] if primary >= 0 else "")
+        primary_label=names[primary] if primary >= 0 else "",
+        label_supercategories=("",) * len(ids), annotations_status=ANNOTATIONS_BOXES,
+        objects=boxes, annotation_frame=(1, 1))
     locations[image_id] = {"file": path, "offset": offset}
   if not items:
     raise SourceError(f"TFDS dataset {name} split {split} under {data_dir} is empty")

@@ -132,6 +132,8 @@ def test_supervised_regime_and_style_probability_flags_are_checked(tmp_path):
       (["--scarce_fraction=0"], "must be in \\(0, 1\\]"),
       (["--imbalance_fraction=1.2"], "must be in \\(0, 1\\]"),
       (["--label=style"], "--label must be"),
+      (["--label=content_primary_label"], "renamed in record schema v3: use "
+       "view_primary_label"),
   ]:
     with pytest.raises(SystemExit, match=message):
       config.parse(base + bad)

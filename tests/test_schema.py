@@ -19,7 +19,7 @@ def _record(**kw):
        "content_id": 2**62 + 3, "content_path": "é.jpg", "content_uri": "gs://b/é.jpg",
        "content_license_id": 3, "is_original": 0,
        "style_id": 42, "style_uri": "s.png", "style_name": "Impressionism",
-       "content_label_ids": [1, 18], "content_label_names": ["person", "dog"],
+       "photo_label_ids": [1, 18], "photo_label_names": ["person", "dog"],
        "stylizer": "tflite", "style_strength": 0.75, "view_index": 2, "split": "val"}
   r.update(kw)
   return r
@@ -30,7 +30,7 @@ def test_python_round_trip_keeps_every_field():
   for k, v in _record().items():
     assert got[k] == v, k
   assert got["schema_version"] == schema.SCHEMA_VERSION
-  assert got["content_primary_label_id"] == -1 and got["style_genre"] == ""
+  assert got["photo_primary_label_id"] == -1 and got["style_genre"] == ""
 
 
 def test_tf_parser_agrees_with_python_decoder():
@@ -38,7 +38,7 @@ def test_tf_parser_agrees_with_python_decoder():
   parsed = schema.parse_example(tf.constant(data))
   assert parsed["content_id"].numpy() == 2**62 + 3
   assert parsed["content_uri"].numpy().decode() == "gs://b/é.jpg"
-  assert list(parsed["content_label_names"].numpy()) == [b"person", b"dog"]
+  assert list(parsed["photo_label_names"].numpy()) == [b"person", b"dog"]
   assert parsed["is_original"].dtype == tf.int64 and parsed["is_original"].numpy() == 0
   assert np.isclose(parsed["style_strength"].numpy(), 0.75)
   # Each field parses to the one dtype the table declares, and absent ones to defaults.
@@ -52,7 +52,7 @@ def test_tf_free_example_classes_match_tensorflows_wire_format():
   theirs = tf.train.Example.FromString(data)
   assert theirs.SerializeToString(deterministic=True) == data  # TF re-encodes identically
   assert theirs.features.feature["style_strength"].float_list.value == [0.75]
-  assert theirs.features.feature["content_label_ids"].int64_list.value == [1, 18]
+  assert theirs.features.feature["photo_label_ids"].int64_list.value == [1, 18]
   # And the reverse: a record TF wrote decodes with the TF-free classes.
   theirs.features.feature["view_index"].int64_list.value[:] = [7]
   assert schema.decode_example(theirs.SerializeToString())["view_index"] == 7
@@ -78,8 +78,8 @@ def test_encoding_is_deterministic():
 @pytest.mark.parametrize("bad, match", [
     ({"colour": "red"}, "unknown fields"),
     ({"content_id": "12"}, "expected an integer"),
-    ({"content_label_names": "person"}, "list of strings"),
-    ({"content_label_ids": [1]}, "differ in length"),
+    ({"photo_label_names": "person"}, "list of strings"),
+    ({"photo_label_ids": [1]}, "differ in length"),
     ({"is_original": 2}, "expected a bool"),
     ({"content_license_id": "3"}, "expected an integer"),
 ])
@@ -168,3 +168,51 @@ def test_readme_field_table_matches_the_code():
   assert fields_markdown() in text, (
       "tfrecords_schema/README.md is out of date: paste fields_markdown() into it")
   assert f"schema version {schema.SCHEMA_VERSION}" in text
+
+
+def test_objects_round_trip_as_float_lists_in_every_reader():
+  boxes = {"annotations_status": 2, "object_annotation_ids": [7, 9],
+           "object_category_ids": [1, 18], "object_iscrowd": [0, 1],
+           "object_xmin": [0.5, 10.25], "object_ymin": [1.0, 0.0],
+           "object_xmax": [4.0, 12.0], "object_ymax": [3.5, 4.0],
+           "object_visible_fraction": [1.0, 0.25]}
+  data = schema.encode_example(_record(**boxes))
+  got = schema.decode_example(data)
+  parsed = schema.parse_example(tf.constant(data))
+  for k, v in boxes.items():
+    assert got[k] == v, k
+    assert parsed[k].numpy().tolist() == v, k
+  assert parsed["object_xmin"].dtype == tf.float32
+  with pytest.raises(schema.SchemaError, match="differ in length"):
+    schema.encode_example(_record(**dict(boxes, object_xmin=[0.5])))
+
+
+def _version_2_record() -> bytes:
+  """A record as v2 wrote it: `content_*` label fields (photo-level only)."""
+  from tensorflow.core.example import example_pb2
+  ex = example_pb2.Example.FromString(schema.encode_example(_record()))
+  feats = ex.features.feature
+  new = ("photo_label", "photo_primary", "photo_super", "view_label", "view_primary",
+         "view_super", "object_", "photo_width", "photo_height", "annotations_status")
+  for name in [n for n in feats if n.startswith(new)]:
+    if name.startswith(("photo_label", "photo_primary", "photo_super")):
+      feats[name.replace("photo_", "content_", 1)].CopyFrom(feats[name])
+    del feats[name]
+  feats["schema_version"].int64_list.value[:] = [2]
+  return ex.SerializeToString()
+
+
+def test_a_version_2_record_is_refused_naming_its_version_and_what_to_do():
+  with pytest.raises(schema.SchemaError, match="schema_version 2, this reader "
+                     "understands 3; version 2 datasets .* regenerated"):
+    schema.decode_example(_version_2_record())
+
+
+def test_the_trainer_refuses_a_version_2_shard_naming_the_file_and_version(tmp_path):
+  from trainer import records
+  path = str(tmp_path / "old-train.tfrecord-00000-of-00001")
+  with tf.io.TFRecordWriter(path) as w:
+    w.write(_version_2_record())
+  with pytest.raises(records.DataError, match=f"{path}: record has schema_version 2, "
+                     "this reader understands 3"):
+    records.check_shards([path])

@@ -149,7 +149,8 @@ def test_every_description_gives_each_field_the_type_the_records_have(real):
   import pyarrow.parquet as pq
   arrow = pq.read_schema(out / schema.INDEX_FILENAME)
   arrow_types = {"string": pa.string(), "int64": pa.int64(), "float32": pa.float32(),
-                 "list<int64>": pa.list_(pa.int64()), "list<string>": pa.list_(pa.string())}
+                 "list<int64>": pa.list_(pa.int64()), "list<string>": pa.list_(pa.string()),
+                 "list<float32>": pa.list_(pa.float32())}
   for f in schema.FIELDS:
     feature = feats[f.name]["sequence"]["feature"] if f.type.is_list else feats[f.name]
     declared = ("string" if feature["pythonClassName"].endswith(".Text") else

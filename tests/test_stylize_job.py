@@ -331,11 +331,20 @@ def test_tfds_coco_source_runs_in_the_job(tmp_path, small_inputs):
   records, by_content, meta = check_dataset(out, 4, 2, original=False)
   assert set(by_content) == {9, 25, 30, 34}  # COCO image ids are the content ids
   first = {cid: recs[0] for cid, recs in by_content.items()}
-  assert first[9]["content_label_names"] == ["person", "dog"]
-  assert first[9]["content_primary_label"] == "person"
-  assert first[30]["content_label_ids"] == [] and first[30]["content_primary_label_id"] == -1
-  assert first[34]["content_primary_label"] == "bear"
+  assert first[9]["photo_label_names"] == ["person", "dog"]
+  assert first[9]["photo_primary_label"] == "person"
+  assert first[30]["photo_label_ids"] == [] and first[30]["photo_primary_label_id"] == -1
+  assert first[34]["photo_primary_label"] == "bear"
   assert len(meta["vocabularies"]["content_labels"]) == 80
+  # TFDS boxes are fractions [ymin, xmin, ymax, xmax] (the fixture: 0.1..0.9) of the
+  # 64x48 photo; center_crop keeps x in [8, 56] and scales by 32/48.
+  r = first[9]
+  assert r["annotations_status"] == 2 and r["object_annotation_ids"] == [900, 901]
+  assert [r[k][0] for k in ("object_xmin", "object_ymin", "object_xmax",
+                            "object_ymax")] == pytest.approx([0, 3.2, 32, 28.8], abs=1e-4)
+  assert r["object_visible_fraction"][0] == pytest.approx(32 / (51.2 * 32 / 48))
+  assert r["view_label_ids"] == r["photo_label_ids"]
+  assert first[30]["annotations_status"] == 2 and first[30]["object_category_ids"] == []
 
 
 def test_default_stylizer_offline_fails_at_once_naming_the_alternatives(tmp_path):

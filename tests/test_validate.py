@@ -279,7 +279,7 @@ def test_a_schema_md_with_another_feature_spec_is_found(good):
 
 
 @pytest.mark.parametrize("change, expect", [
-    (lambda rows: [dict(r, content_primary_label="cat") if i == 4 else r
+    (lambda rows: [dict(r, photo_primary_label="cat") if i == 4 else r
                    for i, r in enumerate(rows)], "differs from it"),
     (lambda rows: rows[:-1], "has no row"),
     (lambda rows: rows + [dict(rows[-1], position=99)], "name no record"),

@@ -14,11 +14,20 @@ from typing import Any
 #: Bumped on any incompatible change to FIELDS. Written into every record.
 #: 2: content/style paths relative to a named source root, absolute URIs, licence and
 #:    attribution fields; `is_original` declared int64 (0/1) everywhere.
-SCHEMA_VERSION = 2
+#: 3: labels of the view (`view_*`) beside the photo's (`content_*` label fields
+#:    renamed `photo_*`), `annotations_status`, the photo's size, and every COCO
+#:    annotation's box mapped into the view (`object_*`).
+SCHEMA_VERSION = 3
+
+#: `annotations_status` values: what the label and object fields of a record know.
+ANNOTATIONS_NONE, ANNOTATIONS_IMAGE_LEVEL, ANNOTATIONS_BOXES = 0, 1, 2
+#: A category is a view label when one of its boxes keeps at least this fraction of
+#: its area inside the view.
+VISIBLE_MIN = 0.25
 
 #: Field kinds.
-BYTES, STR, INT, FLOAT, BOOL, INT_LIST, STR_LIST = (
-    "bytes", "str", "int", "float", "bool", "int_list", "str_list")
+BYTES, STR, INT, FLOAT, BOOL, INT_LIST, STR_LIST, FLOAT_LIST = (
+    "bytes", "str", "int", "float", "bool", "int_list", "str_list", "float_list")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +51,8 @@ TYPES = {
                    "list<int64>", True),
     STR_LIST: Type("list of string", "bytes_list", "tf.string", "sc:Text",
                    "list<string>", True),
+    FLOAT_LIST: Type("list of float32", "float_list", "tf.float32", "sc:Float",
+                     "list<float32>", True),
 }
 FEATURE_LIST = {kind: t.feature_list for kind, t in TYPES.items()}
 
@@ -104,18 +115,65 @@ FIELDS: tuple[Field, ...] = (
           ""),
     Field("content_license_url", STR,
           "URL of the photo's licence (COCO: `licenses[].url`); empty when unknown.", ""),
-    Field("content_label_ids", INT_LIST,
-          "Multi-label category ids of the photo (e.g. COCO category ids); empty when "
-          "unknown.", ()),
-    Field("content_label_names", STR_LIST,
-          "Names of `content_label_ids`, same order; empty when unknown.", ()),
-    Field("content_primary_label_id", INT,
-          "One category id for single-label use (COCO: the category with the largest "
-          "total annotated area); -1 when unknown.", -1),
-    Field("content_primary_label", STR, "Name of the primary label; empty when unknown.",
-          ""),
-    Field("content_supercategory", STR,
-          "Supercategory of the primary label (COCO); empty when unknown.", ""),
+    Field("photo_width", INT,
+          "Width in pixels of the photo as decoded (EXIF-upright), before the resize "
+          "policy (`image.resize_policy` in stylized_metadata.json); -1 when unknown.",
+          -1),
+    Field("photo_height", INT, "Height in pixels of the photo as decoded; -1 when "
+          "unknown.", -1),
+    # What the record knows about the objects in the photo and in this view.
+    Field("annotations_status", INT,
+          f"What the label and object fields know: {ANNOTATIONS_NONE} = no annotations "
+          "available (all label fields empty/-1: unknown, not absent); "
+          f"{ANNOTATIONS_IMAGE_LEVEL} = image-level labels only (e.g. folder names; no "
+          "boxes: the `view_*` labels are the photo's); "
+          f"{ANNOTATIONS_BOXES} = boxes annotated (COCO): the `object_*` lists hold "
+          "every annotation of the photo, and empty lists mean annotated with no "
+          "objects.", ANNOTATIONS_NONE),
+    Field("view_label_ids", INT_LIST,
+          "Category ids visible in this view: those with a box keeping at least "
+          f"{VISIBLE_MIN:g} of its area inside the view (SCHEMA.md, Objects and "
+          "labels); sorted. Status 1: the photo's labels. Empty when unknown or none.",
+          ()),
+    Field("view_label_names", STR_LIST, "Names of `view_label_ids`, same order.", ()),
+    Field("view_primary_label_id", INT,
+          "The view's single label: among `view_label_ids`, the category with the "
+          "largest visible area (annotated area x `object_visible_fraction`, summed; "
+          "ties to the smaller id); -1 when unknown or nothing is visible.", -1),
+    Field("view_primary_label", STR, "Name of `view_primary_label_id`; empty when "
+          "unknown.", ""),
+    Field("view_supercategory", STR,
+          "Supercategory of `view_primary_label_id` (COCO); empty when unknown.", ""),
+    Field("photo_label_ids", INT_LIST,
+          "Multi-label category ids of the whole photo, cropped-out objects included "
+          "(e.g. COCO category ids); sorted; empty when unknown or none.", ()),
+    Field("photo_label_names", STR_LIST,
+          "Names of `photo_label_ids`, same order; empty when unknown.", ()),
+    Field("photo_primary_label_id", INT,
+          "One category id of the whole photo (COCO: the category with the largest "
+          "total annotated area; it may lie outside the view); -1 when unknown.", -1),
+    Field("photo_primary_label", STR, "Name of the photo's primary label; empty when "
+          "unknown.", ""),
+    Field("photo_supercategory", STR,
+          "Supercategory of the photo's primary label (COCO); empty when unknown.", ""),
+    Field("object_annotation_ids", INT_LIST,
+          "Per annotation of the photo (status 2; the `object_*` lists are parallel): "
+          "its id in the source (COCO `annotations[].id`).", ()),
+    Field("object_category_ids", INT_LIST, "Its category id (as `photo_label_ids`).",
+          ()),
+    Field("object_iscrowd", INT_LIST, "Its COCO `iscrowd` (1: a crowd region).", ()),
+    Field("object_xmin", FLOAT_LIST,
+          "Left edge of its box in view pixels (0 = the view's left edge, `width` = "
+          "its right edge), clipped to the view.", ()),
+    Field("object_ymin", FLOAT_LIST, "Top edge of its box in view pixels, clipped.",
+          ()),
+    Field("object_xmax", FLOAT_LIST, "Right edge of its box in view pixels, clipped.",
+          ()),
+    Field("object_ymax", FLOAT_LIST, "Bottom edge of its box in view pixels, clipped.",
+          ()),
+    Field("object_visible_fraction", FLOAT_LIST,
+          "Fraction of its box's area inside the view (1: whole; 0: cropped out, its "
+          "clipped box then has no area).", ()),
     # The style (the painting whose style this image takes).
     Field("is_original", BOOL,
           "1 for the unstylized original view of the content (then all style fields "
@@ -187,7 +245,7 @@ def types_markdown() -> str:
           "index.parquet (Arrow) |", "|---|---|---|---|---|"]
   tfds = {BYTES: "Image", STR: "Text", INT: "Scalar int64", BOOL: "Scalar int64",
           FLOAT: "Scalar float32", INT_LIST: "Sequence of int64",
-          STR_LIST: "Sequence of Text"}
+          STR_LIST: "Sequence of Text", FLOAT_LIST: "Sequence of float32"}
   for k in kinds:
     t = TYPES[k]
     spec = f"RaggedFeature({t.tf_dtype})" if t.is_list else f"FixedLenFeature([], {t.tf_dtype})"

@@ -62,7 +62,8 @@ def arrow_schema():
   cols = [(name, arrow, doc) for name, _, arrow, doc in LOCATION_COLUMNS]
   cols += [(f.name, f.type.arrow, f.doc) for f in FIELDS if f.in_index]
   types = {"string": pa.string(), "int64": pa.int64(), "float32": pa.float32(),
-           "list<int64>": pa.list_(pa.int64()), "list<string>": pa.list_(pa.string())}
+           "list<int64>": pa.list_(pa.int64()), "list<string>": pa.list_(pa.string()),
+           "list<float32>": pa.list_(pa.float32())}
   return pa.schema([pa.field(name, types[arrow], nullable=False,
                              metadata={"description": doc}) for name, arrow, doc in cols])
 

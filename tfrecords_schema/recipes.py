@@ -156,7 +156,7 @@ def parse_example(data):
             record[name] = default
         elif type_ == "list of string":
             record[name] = [v.decode() for v in values]
-        elif type_ == "list of int64":
+        elif type_ in ("list of int64", "list of float32"):
             record[name] = values
         else:
             record[name] = values[0].decode() if type_ == "string" else values[0]

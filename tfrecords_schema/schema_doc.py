@@ -13,7 +13,34 @@ from __future__ import annotations
 from typing import Mapping
 
 from tfrecords_schema import recipes
-from tfrecords_schema.fields import SCHEMA_VERSION, fields_markdown, types_markdown
+from tfrecords_schema.fields import (ANNOTATIONS_BOXES, ANNOTATIONS_IMAGE_LEVEL,
+                                     ANNOTATIONS_NONE, SCHEMA_VERSION, VISIBLE_MIN,
+                                     fields_markdown, types_markdown)
+
+#: What changed in each schema version, newest first: SCHEMA.md's "Versioning".
+CHANGES = {
+    3: [
+        "Labels describe the image in the record: `view_label_ids`, `view_label_names`, "
+        "`view_primary_label_id`, `view_primary_label`, `view_supercategory` hold the "
+        "categories visible in the view (after the resize policy's crop or padding).",
+        "The photo-level labels are renamed to say so: `content_label_ids` -> "
+        "`photo_label_ids`, `content_label_names` -> `photo_label_names`, "
+        "`content_primary_label_id` -> `photo_primary_label_id`, "
+        "`content_primary_label` -> `photo_primary_label`, `content_supercategory` -> "
+        "`photo_supercategory`; their values are unchanged.",
+        "`annotations_status` tells \"annotated, no objects\" (2 with empty lists) from "
+        "\"no annotations available\" (0) and image-level labels only (1).",
+        "COCO sources: every annotation's box in view pixels, clipped "
+        "(`object_xmin`, `object_ymin`, `object_xmax`, `object_ymax`), the fraction of "
+        "its box kept (`object_visible_fraction`), `object_category_ids`, "
+        "`object_iscrowd`, `object_annotation_ids`; and the photo's size "
+        "(`photo_width`, `photo_height`) to map them back. New field type: list of "
+        "float32.",
+    ],
+    2: ["Content and style paths relative to a named source root, absolute URIs, "
+        "licence and attribution fields; `is_original` declared int64 (0/1) "
+        "everywhere."],
+}
 from tfrecords_schema.index import INDEX_FILENAME, LOCATION_COLUMNS
 
 #: stylized_metadata.json's top-level keys and what each holds (validate checks them).
@@ -75,7 +102,8 @@ def _files(name: str) -> str:
       ("`dead_letter.jsonl`", "One JSON object per input that failed: `stage` "
        "(`content`, `style`, `stylize`), `uri`, `reason`, `message`; `content_id` for "
        "`content` and `stylize`; `view_index` and `style_uri` for `stylize`."),
-      ("`DATASET_CARD.md`, `contact_sheet.png`", "Summary for people, with examples."),
+      ("`DATASET_CARD.md`, `contact_sheet.png`", "Summary for people, with examples "
+       "(the objects' boxes drawn on the views when records carry them)."),
   ]
   return "| file | what |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
 
@@ -90,6 +118,62 @@ def _licences(meta: Mapping) -> str:
       lines.append(f"  - {lic['name'] or 'licence not given'}"
                    f"{' <' + lic['url'] + '>' if lic['url'] else ''}: {lic[unit]} {unit}")
   return "\n".join(lines + [""] + [f"{n}" for n in meta.get("license_notes", [])])
+
+
+def _objects(policy: str) -> str:
+  """How boxes are placed in a view and how the view's labels follow from them."""
+  return "\n".join([
+      "## Objects and labels", "",
+      "`annotations_status` says what a record's label fields know: "
+      f"{ANNOTATIONS_NONE} = nothing (labels empty/-1 mean unknown); "
+      f"{ANNOTATIONS_IMAGE_LEVEL} = image-level labels only (e.g. folder names: the "
+      "`view_*` labels are the photo's, as nothing says where the object is); "
+      f"{ANNOTATIONS_BOXES} = boxes (COCO): the `object_*` lists are parallel, one entry "
+      "per annotation of the photo, cropped-out ones included, in annotation-id order; "
+      "empty lists mean the photo was annotated and holds no objects.", "",
+      f"This dataset's resize policy is `{policy}` (stylized_metadata.json "
+      "`image.resize_policy`). For a photo of `photo_width` W x `photo_height` H and a "
+      "view of S = `width` pixels, a photo point (x, y) (continuous pixel coordinates, "
+      "0 at the top-left corner) lands in the view at:", "",
+      "| policy | x in the view | y in the view |", "|---|---|---|",
+      "| `center_crop` | (x - (W - m) / 2) * S / m, m = min(W, H) | "
+      "(y - (H - m) / 2) * S / m |",
+      "| `pad` | x * w' / W + (S - w') // 2, w' = round(W * S / max(W, H)) | "
+      "y * h' / H + (S - h') // 2, h' = round(H * S / max(W, H)) |",
+      "| `stretch` | x * S / W | y * S / H |", "",
+      "Padding pixels (`pad`) are grey (128). A box is mapped corner by corner, then "
+      "clipped to [0, S]; `object_visible_fraction` is its clipped area over its "
+      "unclipped area (so 0 for a box wholly cropped out, whose clipped box has no "
+      "area). Invert the formulas to get a box back in the photo's pixels; COCO "
+      "annotations are in the frame of the annotation file's `width` x `height`, and "
+      "a photo decoded at another size with the same aspect ratio is scaled to it "
+      "(`annotations_status` 1 when the aspect differs, e.g. an EXIF rotation).", "",
+      f"View labels: a category is in `view_label_ids` when at least one of its boxes "
+      f"keeps {VISIBLE_MIN:g} or more of its area in the view (crowd regions count). "
+      "`view_primary_label_id` is the view label with the largest visible area (the "
+      "annotation's `area` x its visible fraction, summed over the category's boxes "
+      "at or above the threshold; ties to the smaller id), or -1 when no box is "
+      "visible enough. When every box is whole in the view the view labels equal the "
+      "photo labels, primary included. The `photo_*` labels always describe the whole "
+      "photo, cropped-out objects included: use them to join with the source, and the "
+      "`view_*` labels to learn from the pixels.", "",
+      "Segmentation masks, keypoints and captions are not carried (out of scope): join "
+      "`object_annotation_ids` with the COCO annotation file to get them, and map "
+      "their coordinates with the formulas above.", "",
+  ])
+
+
+def _versioning() -> str:
+  lines = ["## Versioning", "",
+           f"`schema_version` ({SCHEMA_VERSION}) is in every record and in "
+           f"stylized_metadata.json; the TFDS version is `{SCHEMA_VERSION}.0.0`. "
+           "Renaming, removing or changing the type or meaning of a field bumps it. "
+           "Readers refuse a record of another version with a message naming both "
+           "versions; regenerate an older dataset with the current job.", ""]
+  for version, changes in CHANGES.items():
+    lines += [f"What changed in version {version}:", ""]
+    lines += [f"- {c}" for c in changes] + [""]
+  return "\n".join(lines)
 
 
 def schema_markdown(meta: Mapping) -> str:
@@ -135,6 +219,7 @@ def schema_markdown(meta: Mapping) -> str:
       "dealt (one `style` line): contents get their K styles from the others, with no "
       "gap. Readers that need exactly K+1 views per content filter on the group size; "
       "every record written is complete and valid.", "",
+      _objects(image.get("resize_policy", "center_crop")),
       "## Ids, splits and held-out styles", "",
       "- `content_id`: with a COCO source (`sources.content.kind` coco or tfds), the "
       "COCO image id of the file (matched by file name in the annotation file); "
@@ -170,8 +255,5 @@ def schema_markdown(meta: Mapping) -> str:
       f"record per TFRecord record, from {INDEX_FILENAME} (strings as bytes); "
       "`mlcroissant` cannot read TFRecord bytes, so get an image with recipe 3's "
       "`read_record_at(shard, offset)`.", "",
-      "## Versioning", "",
-      f"`schema_version` ({SCHEMA_VERSION}) is in every record and in "
-      f"stylized_metadata.json; the TFDS version is `{SCHEMA_VERSION}.0.0`. Renaming, "
-      "removing or changing the type or meaning of a field bumps it.", "",
+      _versioning(),
   ])

@@ -16,8 +16,9 @@ from typing import Callable
 
 from tfrecords_schema import croissant as C
 from tfrecords_schema import storage
-from tfrecords_schema.fields import (BOOL, BYTES, FIELDS, FLOAT, INT, INT_LIST,
-                                     SCHEMA_VERSION, STR, STR_LIST, feature_spec_source)
+from tfrecords_schema.fields import (BOOL, BYTES, FIELDS, FLOAT, FLOAT_LIST, INT,
+                                     INT_LIST, SCHEMA_VERSION, STR, STR_LIST,
+                                     feature_spec_source)
 from tfrecords_schema.index import INDEX_FILENAME, arrow_schema, index_row
 from tfrecords_schema.schema_doc import METADATA_KEYS
 
@@ -28,6 +29,7 @@ _TFDS = {STR: ("text_feature.Text", "string"), INT: ("scalar.Scalar", "int64"),
          BOOL: ("scalar.Scalar", "int64"), FLOAT: ("scalar.Scalar", "float32"),
          INT_LIST: ("sequence_feature.Sequence", "int64"),
          STR_LIST: ("sequence_feature.Sequence", "string"),
+         FLOAT_LIST: ("sequence_feature.Sequence", "float32"),
          BYTES: ("image_feature.Image", "uint8")}
 
 

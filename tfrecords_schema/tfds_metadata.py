@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from typing import Mapping, Sequence
 
-from tfrecords_schema.fields import (BOOL, BYTES, FIELDS, FLOAT, INT, INT_LIST,
-                                     SCHEMA_VERSION, STR, STR_LIST)
+from tfrecords_schema.fields import (BOOL, BYTES, FIELDS, FLOAT, FLOAT_LIST, INT,
+                                     INT_LIST, SCHEMA_VERSION, STR, STR_LIST)
 
 #: TFDS's default file naming: `{name}-{split}.tfrecord-00000-of-00004`.
 FILEPATH_TEMPLATE = "{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}"
@@ -43,6 +43,7 @@ def features_dict(image_format: str = "jpeg"):
       FLOAT: lambda doc: F.Scalar(np.float32, doc=doc),
       INT_LIST: lambda doc: F.Sequence(np.int64, doc=doc),
       STR_LIST: lambda doc: F.Sequence(F.Text(), doc=doc),
+      FLOAT_LIST: lambda doc: F.Sequence(np.float32, doc=doc),
       BYTES: lambda doc: F.Image(shape=(None, None, 3), encoding_format=image_format,
                                  doc=f"{image_format.upper()}-encoded image, RGB, 8-bit."),
   }

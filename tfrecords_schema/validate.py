@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 from tfrecords_schema import DEAD_LETTER_FILENAME, METADATA_FILENAME, storage
 from tfrecords_schema import self_description as describe
-from tfrecords_schema.codec import SchemaError, decode_example
+from tfrecords_schema.codec import SchemaError, decode_example, label_problems
 from tfrecords_schema.fields import SCHEMA_VERSION
 from tfrecords_schema.tfds_metadata import (DATASET_INFO_FILENAME, FILEPATH_TEMPLATE,
                                             tfds_version)
@@ -285,6 +285,8 @@ class _Validator:
       add("bad_record", f"{where}: height/width {rec['height']}x{rec['width']}")
     if self.decode_images:
       _check_image(rec, where, add)
+    for problem in label_problems(rec):
+      add("labels", f"{where}: {problem}")
     layout.see(rec, where, add)
     if shard.expected is not None:
       self.index.see(rec, shard.path, shard.records, offset, add)

@@ -14,7 +14,7 @@ import dataclasses
 import os
 from typing import Optional
 
-from trainer import config_files
+from trainer import config_files, regimes
 
 MODES = ("pretrain", "probe", "all", "supervised")
 LOSSES = ("ntxent", "supcon", "pairwise", "pair_classifier")
@@ -43,7 +43,7 @@ class Config:
   pair_mode: str = "styles"
   style_probability: float = 0.0
   # Supervised mode and data regimes.
-  label: str = "content_primary_label"
+  label: str = "view_primary_label"
   train_views: str = "all"
   scarce_fraction: float = 1.0
   imbalance_classes: str = "half"
@@ -62,7 +62,7 @@ class Config:
   augment_strength: str = "light"
   # Probe and evaluation.
   probe_data: str = ""
-  probe_label: str = "content_primary_label"
+  probe_label: str = "view_primary_label"
   probe_train_split: str = "train"
   probe_test_split: str = "test"
   probe_steps: int = 300
@@ -144,8 +144,9 @@ _HELP = {
     "style_probability": "augment mode: probability that the second view of a pair is "
                          "replaced by a stylized view of the same content, before "
                          "crop/colour augmentation (0: augment-only)",
-    "label": "supervised mode: the label to classify, content_primary_label or "
-             "content_supercategory",
+    "label": "supervised mode: the label to classify: view_primary_label (what the "
+             "image shows, the default), view_supercategory, photo_primary_label or "
+             "photo_supercategory (the whole photo's, cropped-out objects included)",
     "train_views": "supervised mode: originals (unstylized views only) or all "
                    "(originals + stylized, one view of a content drawn per step)",
     "scarce_fraction": "keep this fraction of every class's training contents "
@@ -164,7 +165,8 @@ _HELP = {
     "augment_strength": "light (crop + flip) or strong (adds colour jitter, greyscale)",
     "probe_data": "data to probe: a stylized dataset (default: --data), a folder of "
                   "<class>/<image> or a CSV of path,label",
-    "probe_label": "for stylized data: content_primary_label, style, style_name, artist",
+    "probe_label": "for stylized data: view_primary_label (default), "
+                   "photo_primary_label, style, style_name, artist",
     "probe_test_split": "split the probe is evaluated on (content-disjoint from train)",
     "knn_k": "neighbours for the cosine kNN accuracy",
     "report": "write report.html into the job dir",
@@ -264,8 +266,11 @@ def parse(argv=None) -> Config:
        "--style_probability needs --pair_mode=augment (styles mode pairs two stylized "
        "views already)"),
       (cfg.train_views not in ("originals", "all"), "--train_views must be originals or all"),
-      (cfg.label not in ("content_primary_label", "content_supercategory"),
-       "--label must be content_primary_label or content_supercategory"),
+      (cfg.label in regimes.RENAMED_LABELS,
+       f"--label {cfg.label} was renamed in record schema v3: use "
+       f"{regimes.RENAMED_LABELS.get(cfg.label)}"),
+      (cfg.label not in regimes.SUPERVISED_LABELS,
+       f"--label must be one of {', '.join(regimes.SUPERVISED_LABELS)}"),
       (not (0.0 < cfg.scarce_fraction <= 1.0 and 0.0 < cfg.imbalance_fraction <= 1.0),
        "--scarce_fraction and --imbalance_fraction must be in (0, 1]"),
       (cfg.monitor_every < 0 or cfg.monitor_samples < 2,

@@ -67,7 +67,7 @@ class DataConfig:
   keep_content_ids: Optional[tuple] = None  # None: every content; else only these
   # Supervised examples: the label field, its class names (index = class), and which
   # views are fed: "originals" or "all" (originals + stylized, one drawn per step).
-  label_field: str = "content_primary_label"
+  label_field: str = "view_primary_label"
   class_names: tuple = ()
   train_views: str = "all"
 
@@ -161,7 +161,7 @@ def make_pair(views, n, seed, cfg: DataConfig) -> dict:
           "view_b": train_view(rec_b, cfg.image_size, s[2], augment, strong),
           "content_id": rec_a["content_id"], "content_id_b": rec_b["content_id"],
           "style_a": rec_a["style_id"], "style_b": rec_b["style_id"],
-          "label": rec_a["content_primary_label_id"]}
+          "label": rec_a["view_primary_label_id"]}
 
 
 def class_index(names: tuple, value) -> tf.Tensor:

@@ -5,7 +5,7 @@ encoder embeds a fixed held-out sample of the `--monitor_split` split (whole con
 all their views, taken round-robin from every shard, decoded once and kept in memory as
 uint8) and the evaluator registry scores it:
 
-  knn/accuracy          cosine kNN on backbone features, label content_primary_label,
+  knn/accuracy          cosine kNN on backbone features, label view_primary_label,
                         leave-one-content-out: a view's neighbours never include a view
                         of its own content, so the sample is bank and queries at once
   retrieval/content_map mAP of finding the other views (styles) of the same content
@@ -55,7 +55,7 @@ def load_sample(data: str, split: str, image_size: int, max_images: int,
   for s in serialized:
     img, rec = decode(tf.constant(s))
     images.append(tf.cast(tf.round(img * 255.0), tf.uint8).numpy())
-    labels.append(int(rec["content_primary_label_id"]))
+    labels.append(int(rec["view_primary_label_id"]))
     cids.append(int(rec["content_id"]))
     sids.append(int(rec["style_id"]))
   if not images:

@@ -17,7 +17,8 @@ import tensorflow as tf
 from trainer import data as data_lib
 
 LABEL_FIELDS = {
-    "content_primary_label": "content_primary_label",
+    "view_primary_label": "view_primary_label",
+    "photo_primary_label": "photo_primary_label",
     "style": "style_id",
     "style_name": "style_name",
     "artist": "style_artist",
@@ -162,7 +163,12 @@ def load_splits(source: str, cfg, models: dict):
   skipped: list[str] = []
   if data_lib.is_stylized_dataset(source):
     if cfg.probe_label not in LABEL_FIELDS:
-      raise data_lib.DataError(f"--probe_label must be one of {sorted(LABEL_FIELDS)}")
+      from trainer.regimes import RENAMED_LABELS
+      renamed = RENAMED_LABELS.get(cfg.probe_label)
+      raise data_lib.DataError(
+          f"--probe_label {cfg.probe_label} was renamed in record schema v3: use "
+          f"{renamed}" if renamed else
+          f"--probe_label must be one of {sorted(LABEL_FIELDS)}")
     train = collect(record_batches(source, cfg.probe_train_split, cfg.probe_label,
                                    cfg.image_size), models)
     test = collect(record_batches(source, cfg.probe_test_split, cfg.probe_label,

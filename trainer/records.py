@@ -211,7 +211,7 @@ def decode_view(serialized, image_size: int):
 
 
 _PAIR_FIELDS = ("image", "height", "width", "content_id", "style_id",
-                "content_primary_label_id", "is_original", "schema_version")
+                "view_primary_label_id", "is_original", "schema_version")
 
 
 def parse_lean(serialized, extra: tuple = ()) -> dict:
@@ -248,7 +248,7 @@ def make_record_dataset(files: list[str], image_size: int, batch_size: int,
   def decode(serialized):
     img, rec = decode_view(serialized, image_size)
     out = {"image": img, "content_id": rec["content_id"], "style_id": rec["style_id"],
-           "label": rec["content_primary_label_id"], "is_original": rec["is_original"],
+           "label": rec["view_primary_label_id"], "is_original": rec["is_original"],
            "style_name": rec["style_name"], "style_artist": rec["style_artist"]}
     out.update({name: rec[name] for name in extra})
     return out

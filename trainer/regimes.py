@@ -19,7 +19,13 @@ from typing import Optional
 
 import numpy as np
 
-SUPERVISED_LABELS = ("content_primary_label", "content_supercategory")
+#: Labels the supervised mode classifies: the view's (what the image shows; default)
+#: or the whole photo's (schema v3 fields; v2 called the latter content_*).
+SUPERVISED_LABELS = ("view_primary_label", "view_supercategory", "photo_primary_label",
+                     "photo_supercategory")
+#: Schema v2 label names -> what to use instead, for a clear error.
+RENAMED_LABELS = {"content_primary_label": "view_primary_label (or photo_primary_label)",
+                  "content_supercategory": "view_supercategory (or photo_supercategory)"}
 
 
 @dataclasses.dataclass
@@ -36,7 +42,7 @@ class SplitIndex:
     return tuple(sorted({t for t in self.labels.tolist() if t}))
 
 
-def scan_split(files: list[str], label_field: str = "content_primary_label") -> SplitIndex:
+def scan_split(files: list[str], label_field: str = "view_primary_label") -> SplitIndex:
   """Reads ids and the label of every record of a split, no image decoded."""
   import tensorflow as tf
   from tfrecords_schema import feature_spec

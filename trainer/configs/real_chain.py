@@ -6,7 +6,10 @@
 The data: the 128 COCO train2017 photos of ../shared/data/coco256 x 191 AIC paintings,
 real Magenta TF Lite stylizer, 2 styles + the original per photo, 128 px, splits
 0.7/0.1/0.2, 20% of the styles held out (benchmarks/real_chain.sh). Probe label: the
-COCO primary category (34 of the 48 classes occur in train; person dominates).
+COCO primary category of the view (view_primary_label, schema v3: the largest visible
+category after the crop; 34 of the 48 classes occur in train; person dominates). The
+figures below are from schema v2 (content_primary_label, the photo's); v3's, beside
+the photo label's on the same model, are in benchmarks/README.md.
 
 Expected runtime: about 40 s for this recipe on 2 cores (the whole real_chain.sh:
 ~1.5 minutes; 2026-12-01, shared machine). Expected result, as printed by that run
@@ -49,5 +52,5 @@ def get_config() -> dict:
       "log_every": 50,
       "checkpoint_every": 150,
       "monitor_every": 50,
-      "probe_label": "content_primary_label",
+      "probe_label": "view_primary_label",
   }
