@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 
@@ -240,6 +241,27 @@ def test_a_reader_with_only_the_literal_spec_from_schema_md_reads_the_dataset(re
     assert len(set(g["content_id"])) == 1 and list(g["view_index"]) == list(range(K + 1))
 
 
+def test_the_tf_data_recipe_and_pillow_see_the_same_pixels_in_every_record(real):
+  """SCHEMA.md's decoding contract on real stylized JPEGs: recipe 1's decoder and
+  Pillow agree on every pixel of every record of every split; TF's default method
+  (tf.io.decode_image) does not, so the agreement is the contract's doing."""
+  import io
+  from PIL import Image
+  out = real["out"]
+  ns = run_block(code_block((out / schema.SCHEMA_FILENAME).read_text(), RECIPE_TF), out)
+  records, differ = _decoded(out), 0
+  assert len(records) == N_CONTENTS * (K + 1)
+  for rec in records:
+    pil = np.asarray(Image.open(io.BytesIO(rec["image"])).convert("RGB"))
+    assert np.array_equal(ns["decode"](rec["image"], rec["image_format"]).numpy(), pil)
+    fast = tf.io.decode_image(rec["image"], channels=3, expand_animations=False)
+    differ += not np.array_equal(fast.numpy(), pil)
+  assert differ > 0
+  train = [r for r in records if r["split"] == "train"]
+  for got, rec in zip(ns["ds"].as_numpy_iterator(), train, strict=True):
+    assert np.array_equal(got["image"], np.asarray(Image.open(io.BytesIO(rec["image"]))))
+
+
 def test_the_no_tensorflow_recipe_reads_every_record_without_tensorflow(real):
   out = real["out"]
   recipe = code_block((out / schema.SCHEMA_FILENAME).read_text(), RECIPE_NO_TF)
@@ -322,10 +344,16 @@ def test_a_content_with_a_failed_view_keeps_its_other_views_as_schema_md_says(lo
     assert got == [v for v in planned if v != lost.get(cid)], cid  # a gap, no renumbering
   assert len(records) == 6 * (K + 1) - len(dead)
   assert V.validate(str(lossy)).ok  # the index, Croissant and metadata still agree
-  # The recipe's grouping hands the shorter groups over whole.
+  # The recipe's grouping hands the shorter groups over whole and in place (in record
+  # order), including one short of its view in the middle of a shard.
   ns = run_block(code_block(text, RECIPE_TF), lossy)
-  sizes = sorted(len(g["content_id"]) for g in ns["groups"].as_numpy_iterator())
-  assert sizes == sorted(len(v) for v in views.values())
+  groups = [(int(g["content_id"][0]), g["view_index"].tolist())
+            for g in ns["groups"].as_numpy_iterator()]
+  assert groups == list(views.items())
+  shard_of = {r["content_id"]: r["shard"] for r in pq.read_table(
+      lossy / schema.INDEX_FILENAME).to_pylist()}
+  assert any(len(v) < K + 1 and shard_of[cid] == shard_of[groups[i + 1][0]]
+             for i, (cid, v) in enumerate(groups[:-1]))
   # Synthetic inputs: the card says their licence is unknown, and nothing about COCO.
   card = (lossy / "DATASET_CARD.md").read_text()
   assert "COCO" not in card and "gives no licence for 6 content photos" in card

@@ -14,17 +14,28 @@ DATASET_DIR_LINE = 'DATASET_DIR = "."  # this folder'
 
 
 def tf_data(name: str, views: int) -> str:
-  """Plain tf.data with the literal feature spec, and grouping a content's views."""
+  """Plain tf.data with the literal feature spec, the decoding contract, and a content's
+  views grouped by adjacency (so a content short of a failed view stays in place)."""
   return f'''import tensorflow as tf
 
 {DATASET_DIR_LINE}
 
 {feature_spec_source()}
 
+
+def decode(image, image_format):
+    """The decoding contract (see Decoding images): PNG as is; JPEG with libjpeg's
+    accurate integer DCT, as Pillow decodes it. (tf.io.decode_image takes no
+    dct_method and uses a faster, approximate one: different pixels.)"""
+    return tf.cond(tf.equal(image_format, "png"),
+                   lambda: tf.io.decode_png(image, channels=3),
+                   lambda: tf.io.decode_jpeg(image, channels=3,
+                                             dct_method="INTEGER_ACCURATE"))
+
+
 def parse(serialized):
     record = tf.io.parse_single_example(serialized, FEATURE_SPEC)
-    record["image"] = tf.io.decode_image(record["image"], channels=3,
-                                         expand_animations=False)
+    record["image"] = decode(record["image"], record["image_format"])
     return record
 
 
@@ -32,10 +43,36 @@ def parse(serialized):
 files = sorted(tf.io.gfile.glob(f"{{DATASET_DIR}}/{name}-train.tfrecord-*"))
 ds = tf.data.TFRecordDataset(files).map(parse)
 
-# One element per content: its views (up to {views}; fewer when a view failed).
-groups = ds.group_by_window(key_func=lambda r: r["content_id"],
-                            reduce_func=lambda key, views: views.batch({views}),
-                            window_size={views})
+
+# One element per content, in file order: its adjacent records (up to {views}; fewer when
+# a view failed), parsed as one batch. Grouped by adjacency, not by key: a group ends
+# where the next content begins, so a short group comes out in place.
+def _adjacent(state, serialized):
+    current, views = state
+    content_id = tf.cond(  # b"" marks the end of the data
+        tf.equal(serialized, b""), lambda: tf.constant(-1, tf.int64),
+        lambda: tf.io.parse_single_example(
+            serialized, {{"content_id": FEATURE_SPEC["content_id"]}})["content_id"])
+    new = tf.not_equal(content_id, current)
+    ended = tf.logical_and(new, tf.size(views) > 0)  # `views` is a whole content
+    views_next = tf.cond(new, lambda: serialized[None],
+                         lambda: tf.concat([views, serialized[None]], 0))
+    return (content_id, views_next), (ended, views)
+
+
+def parse_group(views):
+    record = tf.io.parse_example(views, FEATURE_SPEC)
+    record["image"] = tf.map_fn(lambda x: decode(x[0], x[1]),
+                                (record["image"], record["image_format"]),
+                                fn_output_signature=tf.uint8)
+    return record
+
+
+groups = (tf.data.TFRecordDataset(files)
+          .concatenate(tf.data.Dataset.from_tensors(tf.constant(b"")))
+          .scan((tf.constant(-1, tf.int64), tf.zeros([0], tf.string)), _adjacent)
+          .filter(lambda ended, views: ended)
+          .map(lambda ended, views: parse_group(views)))
 '''
 
 
@@ -165,6 +202,8 @@ def parse_example(data):
 
 # Every record of one shard:
 #   for offset, data in read_records(f"{{DATASET_DIR}}/SHARD"): parse_example(data)
+# Its pixels, as the decoding contract says (pip install pillow numpy):
+#   numpy.asarray(PIL.Image.open(io.BytesIO(record["image"])).convert("RGB"))
 # Count and filter with the index (pip install pyarrow or pandas), then read a record:
 #   import pandas as pd
 #   index = pd.read_parquet(f"{{DATASET_DIR}}/{INDEX_FILENAME}")
