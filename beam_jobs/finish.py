@@ -24,7 +24,7 @@ from beam_jobs import output as out
 from beam_jobs import staging as stg
 from pipeline import accounting, provenance
 import tfrecords_schema as schema
-from tfrecords_schema import croissant, index as record_index, schema_doc
+from tfrecords_schema import croissant, index as record_index, integrity, schema_doc
 
 
 class UnaccountedViewsError(RuntimeError):
@@ -153,6 +153,10 @@ def publish(prep, counters: dict, argv: list[str], before_commit=None,
   markers, dead = gather(prep.staging)
   check_every_view_accounted(prep, markers, dead)
   stats = [m["stats"] for _, m in sorted(markers.items())]
+  for m in markers.values():  # a shard resumed from a run that did not hash it
+    if not m["stats"].get("sha256"):
+      path = FileSystems.join(prep.staging, m["file"])
+      m["stats"]["sha256"] = integrity.file_sha256(path)
   dead_lines = sorted(json.dumps(d, sort_keys=True, ensure_ascii=False) for d in dead)
   out.write_text(f"{prep.staging}/{schema.DEAD_LETTER_FILENAME}",
                  "".join(line + "\n" for line in dead_lines))

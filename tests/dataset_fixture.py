@@ -106,7 +106,10 @@ def build_dataset(root: pathlib.Path, *, k: int = 2, hook=None, original: bool =
       sizes.append((root / filename).stat().st_size)
     splits[split] = {"records": sum(lengths), "contents": sum(map(len, per_shard)),
                      "shards": len(per_shard), "bytes": sum(sizes),
-                     "shard_lengths": lengths}
+                     "shard_lengths": lengths, "shard_sha256": [
+                         hashlib.sha256((root / schema.shard_filename(
+                             NAME, split, i, len(per_shard))).read_bytes()).hexdigest()
+                         for i in range(len(per_shard))]}
   files = schema.tfds_metadata_json(
       name=NAME, description="validator fixture", image_format="jpeg",
       splits={s: (v["shard_lengths"], v["bytes"]) for s, v in splits.items()})

@@ -37,6 +37,45 @@ def test_grouping_keeps_a_content_short_of_a_failed_view_in_place(tmp_path, lost
 def test_grouping_an_empty_split_yields_no_groups(tmp_path):
   root = build_dataset(tmp_path / "ds", k=K)
   text = (root / schema.SCHEMA_FILENAME).read_text()
-  ns = run_block(code_block(text, RECIPE_TF).replace("-train.tfrecord-", "-nosuch.tfrecord-"),
-                 root)
+  block = code_block(text, RECIPE_TF).replace("-train.tfrecord-", "-nosuch.tfrecord-")
+  ns = run_block(block, root)
   assert list(ns["groups"].as_numpy_iterator()) == []
+
+
+RECIPE_NO_TF = "### 3. Without TensorFlow"
+CHECKSUMS = "## Integrity"
+
+
+def test_the_no_tensorflow_reader_checks_the_framing_crcs(tmp_path):
+  """SCHEMA.md's framing, as recipe 3 implements it, agrees with TensorFlow's writer on
+  every record, and a flipped byte is a CRC error at that record's offset."""
+  import tensorflow as tf
+  root = build_dataset(tmp_path / "ds", k=K)
+  ns = run_block(code_block((root / schema.SCHEMA_FILENAME).read_text(), RECIPE_NO_TF),
+                 root)
+  for shard in sorted(root.glob("*.tfrecord-*")):
+    got = [data for _, data in ns["read_records"](str(shard), check_crc=True)]
+    assert got == list(tf.data.TFRecordDataset(str(shard)).as_numpy_iterator())
+  shard = sorted(root.glob("*.tfrecord-*"))[0]
+  data = bytearray(shard.read_bytes())
+  offsets = [o for o, _ in ns["read_records"](str(shard))]
+  data[offsets[2] + 40] ^= 0x10
+  shard.write_bytes(bytes(data))
+  with pytest.raises(ValueError, match=f"corrupt record at byte {offsets[2]} "):
+    list(ns["read_records"](str(shard), check_crc=True))
+  assert len(list(ns["read_records"](str(shard)))) == len(offsets)  # unchecked: reads
+  shard.write_bytes(bytes(data[:-3]))
+  with pytest.raises(ValueError, match=f"truncated record at byte {offsets[-1]}"):
+    list(ns["read_records"](str(shard)))
+
+
+def test_the_checksum_recipe_names_a_changed_shard(tmp_path):
+  root = build_dataset(tmp_path / "ds", k=K)
+  block = code_block((root / schema.SCHEMA_FILENAME).read_text(), CHECKSUMS)
+  ns = run_block(block, root)
+  assert ns["changed_shards"](str(root)) == []
+  shard = sorted(root.glob("*.tfrecord-*"))[1]
+  data = bytearray(shard.read_bytes())
+  data[-1] ^= 0x01
+  shard.write_bytes(bytes(data))
+  assert ns["changed_shards"](str(root)) == [shard.name]

@@ -105,6 +105,10 @@ def test_folder_holds_its_schema_index_and_croissant_and_validates(real):
   report = V.validate(str(out))
   assert report.ok, report.summary()
   assert sum(report.records_by_split.values()) == N_CONTENTS * (K + 1)
+  # The job hashed each shard as it wrote it: the sums are the files'.
+  meta = json.loads((out / schema.METADATA_FILENAME).read_text())
+  sums = [s for _, info in sorted(meta["splits"].items()) for s in info["shard_sha256"]]
+  assert sums == [hashlib.sha256(p.read_bytes()).hexdigest() for p in _shards(out)]
 
 
 def test_mlcroissant_yields_one_record_per_tfrecord_record_equal_to_tf_parse(real):
@@ -270,7 +274,7 @@ import glob, hashlib, json, sys
 import pyarrow.parquet as pq
 rows = []
 for path in sorted(glob.glob(DATASET_DIR + "/*.tfrecord-*")):
-    for offset, data in read_records(path):
+    for offset, data in read_records(path, check_crc=True):
         rec = parse_example(data)
         rec["image"] = hashlib.sha256(rec["image"]).hexdigest()
         rows.append(rec)

@@ -109,14 +109,42 @@ def no_tensorflow() -> str:
 {_field_types()}
 
 
-def read_records(path):
-    """Yields (byte offset, serialized record) of a TFRecord file (CRCs unchecked)."""
+def _crc_table():
+    table = []
+    for n in range(256):
+        for _ in range(8):
+            n = (n >> 1) ^ 0x82F63B78 if n & 1 else n >> 1
+        table.append(n)
+    return table
+
+
+_CRC32C = _crc_table()  # CRC-32C (Castagnoli), reflected polynomial
+
+
+def masked_crc32c(data):
+    """TFRecord's checksum: CRC-32C of `data`, rotated right 15 bits, plus a constant."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = _CRC32C[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    crc ^= 0xFFFFFFFF
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def read_records(path, check_crc=False):
+    """Yields (byte offset, serialized record) of a TFRecord file. check_crc=True
+    verifies both CRCs of every record (pure Python: about 5 ms per 30 KB record)."""
     with open(path, "rb") as f:
         offset = 0
         while header := f.read(12):
-            (length,) = struct.unpack("<Q", header[:8])
-            data = f.read(length)
-            f.read(4)  # the data's CRC
+            (length,) = struct.unpack("<Q", header[:8]) if len(header) == 12 else (-1,)
+            data = f.read(length) if length >= 0 else b""
+            footer = f.read(4)
+            if length < 0 or len(data) < length or len(footer) < 4:
+                raise ValueError(f"{{path}}: truncated record at byte {{offset}}")
+            if check_crc and (
+                    struct.unpack("<I", header[8:])[0] != masked_crc32c(header[:8])
+                    or struct.unpack("<I", footer)[0] != masked_crc32c(data)):
+                raise ValueError(f"{{path}}: corrupt record at byte {{offset}} (CRC)")
             yield offset, data
             offset += length + 16
 
@@ -200,7 +228,7 @@ def parse_example(data):
     return record
 
 
-# Every record of one shard:
+# Every record of one shard (check_crc=True to verify the CRCs too):
 #   for offset, data in read_records(f"{{DATASET_DIR}}/SHARD"): parse_example(data)
 # Its pixels, as the decoding contract says (pip install pillow numpy):
 #   numpy.asarray(PIL.Image.open(io.BytesIO(record["image"])).convert("RGB"))
@@ -209,6 +237,36 @@ def parse_example(data):
 #   index = pd.read_parquet(f"{{DATASET_DIR}}/{INDEX_FILENAME}")
 #   row = index[index.split == "val"].iloc[0]
 #   record = parse_example(read_record_at(f"{{DATASET_DIR}}/{{row.shard}}", row.offset))
+'''
+
+
+def checksums() -> str:
+  """Each shard's sha256 against stylized_metadata.json, with the standard library."""
+  return f'''import hashlib
+import json
+
+{DATASET_DIR_LINE}
+
+
+def changed_shards(dataset_dir):
+    """Shard file names whose sha256 is not the one stylized_metadata.json lists."""
+    with open(f"{{dataset_dir}}/stylized_metadata.json") as f:
+        meta = json.load(f)
+    changed = []
+    for split, info in sorted(meta["splits"].items()):
+        for i, want in enumerate(info["shard_sha256"]):
+            name = (f"{{meta['dataset_name']}}-{{split}}.tfrecord-"
+                    f"{{i:05d}}-of-{{info['shards']:05d}}")
+            digest = hashlib.sha256()
+            with open(f"{{dataset_dir}}/{{name}}", "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+            if digest.hexdigest() != want:
+                changed.append(name)
+    return changed
+
+
+print(changed_shards(DATASET_DIR) or "every shard is as written")
 '''
 
 

@@ -52,7 +52,8 @@ METADATA_KEYS = {
     "citation": "BibTeX of the sources and the stylization model.",
     "license_notes": "What the licences found allow, in sentences.",
     "redistribution": "Licence summary (also dataset_info.json's redistribution info).",
-    "splits": "Per split: `records`, `contents`, `shards`, `bytes`, `shard_lengths`.",
+    "splits": "Per split: `records`, `contents`, `shards`, `bytes`, `shard_lengths`, "
+              "`shard_sha256` (each shard's sha256, in shard order; see Integrity).",
 }
 
 
@@ -100,7 +101,7 @@ def _decoding(image: Mapping) -> list[str]:
   return [
       "## Decoding images", "",
       f"`image` holds the encoded view ({written} in this dataset; `image_format` says "
-      "which, per record). Its pixels are what this decoding gives:",
+      "which, per record). Its pixels are what this decoding gives:", "",
       "- PNG: any decoder (lossless).",
       "- JPEG: libjpeg's accurate integer inverse DCT (`JDCT_ISLOW`) with its default "
       "(fancy) chroma upsampling: what Pillow's `Image.open(...).convert(\"RGB\")` "
@@ -108,9 +109,9 @@ def _decoding(image: Mapping) -> list[str]:
       "dct_method=\"INTEGER_ACCURATE\")` (recipe 1). Do not use `tf.io.decode_image` "
       "or `decode_jpeg`'s default method: they use a faster, approximate DCT whose "
       "pixels differ from it (measured on 144 COCO views at 224 px: by up to 20 levels "
-      "of 255 per image, median 11, every image affected). Readers that keep to this contract see identical "
-      "pixels: the producer's tests decode every record with recipe 1 and with Pillow "
-      "and find no difference.",
+      "of 255 per image, median 11, every image affected). Readers that keep to this "
+      "contract see identical pixels: the producer's tests decode every record with "
+      "recipe 1 and with Pillow and find no difference.",
       "- For pixels that cannot depend on the decoder, the producer can write the "
       "dataset with `--image_format=png`: lossless, at 2.7x the bytes (same 144 "
       "views: 90 vs 34 KB per record; the JPEG's pixels are 1.8 levels from the "
@@ -118,6 +119,29 @@ def _decoding(image: Mapping) -> list[str]:
       "- The producer's own trainer (`trainer/`) trades this for speed: it decodes "
       "random crops with `tf.io.decode_and_crop_jpeg`'s default (fast) method, a few "
       "levels off, well inside its colour augmentation.", ""]
+
+
+def _integrity() -> list[str]:
+  """The TFRecord framing and where each file's checksum is."""
+  rows = [("8", "`length` of `data`: uint64, little-endian"),
+          ("4", "masked CRC-32C of those 8 bytes: uint32, little-endian"),
+          ("`length`", "`data`: one serialized `tf.train.Example`"),
+          ("4", "masked CRC-32C of `data`: uint32, little-endian")]
+  return [
+      "## Integrity", "",
+      "Shards are uncompressed TFRecord files: records back to back, each framed as",
+      "", "| bytes | what |", "|---|---|", *[f"| {a} | {b} |" for a, b in rows], "",
+      "so a record at byte `offset` (the index's column) ends at `offset + length + "
+      "16`. CRC-32C is the Castagnoli CRC (reflected polynomial `0x82F63B78`, initial "
+      "and final XOR `0xFFFFFFFF`, as in iSCSI); masked, it is `((crc >> 15) | (crc << "
+      "17)) + 0xA282EAD8`, modulo 2^32. Recipe 3's `read_records(path, "
+      "check_crc=True)` verifies both, without TensorFlow.", "",
+      "Each shard's sha256 is in stylized_metadata.json (`splits.SPLIT.shard_sha256`, "
+      "in shard order) and in croissant.json (the shard's FileObject `sha256`); "
+      f"croissant.json also gives {INDEX_FILENAME}'s and this page's. The producer's "
+      "`python -m tfrecords_schema.validate DIR` checks them all; with the standard "
+      "library only:", "",
+      _code(recipes.checksums()), ""]
 
 
 def schema_markdown(meta: Mapping) -> str:
@@ -184,6 +208,7 @@ def schema_markdown(meta: Mapping) -> str:
       "public copies when the source names one. Licence and credit fields are per "
       "record, as the sources give them; empty means the source does not say.", "",
       _licences(meta), "",
+      *_integrity(),
       "## stylized_metadata.json", "",
       "| key | what |", "|---|---|",
       *[f"| `{key}` | {what} |" for key, what in METADATA_KEYS.items()], "",
