@@ -39,7 +39,8 @@ def vocabularies(prep) -> dict:
       "content_labels": prep.label_vocabulary,
       "styles": [{"index": i, "style_id": s["style_id"], "path": s["rel_path"],
                   "name": s["name"], "artist": s["artist"], "genre": s["genre"],
-                  "title": s["title"], "credit": s["credit"], "license": s["license"]}
+                  "title": s["title"], "credit": s["credit"], "license": s["license"],
+                  "source_url": s["source_url"], "source_id": s["source_id"]}
                  for i, s in enumerate(styles)],
       "style_names": sorted({s["name"] for s in styles if s["name"]}),
       "artists": sorted({s["artist"] for s in styles if s["artist"]}),
@@ -130,7 +131,7 @@ def describe_sources(prep, stats: list[dict], dead: list[dict]) -> dict:
   """The metadata's sources, licences, citation and held-out styles."""
   a = prep.args
   content = provenance.content_source(a.content, a.coco_annotations)
-  styles = provenance.style_source(a.styles, a.styles_layout)
+  styles = provenance.style_source(a.styles, a.styles_layout, prep.styles)
   content["licenses"] = provenance.content_licenses(stats)
   styles["licenses"] = provenance.style_licenses(prep.styles, stats)
   ok = accounting.usable_style_ids(prep.styles, dead)

@@ -40,7 +40,8 @@ def _aic_manifest(folder: pathlib.Path, paintings: pathlib.Path, n: int) -> list
   with open(paintings / "labels.csv", newline="") as f:
     rows = list(csv.DictReader(f))[:n]
   out = [{"file": r["file"], "style": r["style"], "artist": r["artist"],
-          "title": r["title"], "url": r["aic_image_url"], "license": "CC0 1.0",
+          "title": r["title"], "url": r["aic_image_url"],
+          "source_id": r["aic_artwork_id"], "license": "CC0 1.0",
           "license_url": "https://creativecommons.org/publicdomain/zero/1.0/",
           "credit": f"{r['artist_full']}, {r['title']}, {r['date']}. The Art Institute "
                     "of Chicago"} for r in rows]
@@ -197,6 +198,15 @@ def test_coco_licence_fields_match_the_annotation_file(real):
                                            style["license_url"], style["url"])
   meta = json.loads((real["out"] / schema.METADATA_FILENAME).read_text())
   assert meta["sources"]["content"]["root"] == root
+  # Styles: where to fetch each painting, its id at the museum, paths under the root.
+  for s in meta["vocabularies"]["styles"]:
+    style = real["styles"][s["path"]]
+    assert (s["source_url"], s["source_id"]) == (style["url"], style["source_id"])
+  styles_root = meta["sources"]["styles"]["root"]
+  for rec in records:
+    if not rec["is_original"]:
+      assert rec["style_uri"] == f"{styles_root}/{rec['style_path']}"
+      assert not rec["style_path"].startswith("/")
   assert {x["name"]: x["contents"] for x in meta["sources"]["content"]["licenses"]} == (
       dict(by_licence))
   # The summaries follow the actual licences: dataset_info.json, the card.

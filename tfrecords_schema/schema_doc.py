@@ -28,7 +28,9 @@ METADATA_KEYS = {
               "`contents_listed`, `styles_listed`.",
     "sources": "`content` and `styles`: `kind` (coco, tfds, folder; manifest, wikiart, "
                "folder), `location` as given, `root` (absolute: `content_path` and "
-               "`style_path` are relative to it), `name`, `url`, `citation`, "
+               "`style_path` are relative to it; for a manifest, its folder, or the "
+               "deepest folder holding every file it lists when some lie outside it), "
+               "`name`, `url`, `citation`, "
                "`annotations` (COCO file), `licenses` (per licence: `id`, `name`, "
                "`url` and the number of `contents` / `styles` (+ `credited`) written).",
     "stylizer": "`spec`, `name` and exact `version` of the stylization model.",
@@ -46,8 +48,9 @@ METADATA_KEYS = {
                "`shards_resumed` shards were rendered by an earlier run.",
     "vocabularies": "`content_labels` [{`id`, `name`, `supercategory`}], `styles` "
                     "[{`index`, `style_id`, `path`, `name`, `artist`, `genre`, `title`, "
-                    "`credit`, `license`}] (dense `index` by style_id), `style_names`, "
-                    "`artists`.",
+                    "`credit`, `license`, `source_url` (public copy), `source_id` (the "
+                    "work's id at its source)}] (dense `index` by style_id), "
+                    "`style_names`, `artists`.",
     "index": f"`file` ({INDEX_FILENAME}), `rows`, `sha256`.",
     "citation": "BibTeX of the sources and the stylization model.",
     "license_notes": "What the licences found allow, in sentences.",
@@ -193,8 +196,9 @@ def schema_markdown(meta: Mapping) -> str:
       "COCO image id of the file (matched by file name in the annotation file); "
       "otherwise, and for a file the annotation file does not list, "
       "`stable_id(content_path)` below.",
-      "- `style_id`: `stable_id(style_path)`; for a manifest, `style_path` is the path "
-      "as the manifest writes it.",
+      "- `style_id`: `stable_id(style_path)`, `style_path` being relative to "
+      "`sources.styles.root` for every kind of style source (a manifest's absolute paths "
+      "included).",
       "- Split: `split_of(content_id)` with this dataset's seed and fractions.",
       "- Held-out styles: `held_out_styles(ids)` over the `style_id`s of "
       "`vocabularies.styles` whose style step worked (not a `style` line in "
