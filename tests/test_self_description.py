@@ -219,6 +219,27 @@ def test_coco_licence_fields_match_the_annotation_file(real):
     assert "do not publish stylized copies" in card
 
 
+def test_the_stylizer_is_named_by_its_public_identity(real, magenta_tflite_dir):
+  """The metadata and SCHEMA.md name the published network and each model file's
+  sha256; nothing but the `spec` (the producer's command) names the local folder."""
+  out = real["out"]
+  st = json.loads((out / schema.METADATA_FILENAME).read_text())["stylizer"]
+  assert st["network"].startswith("Magenta arbitrary-image-stylization-v1-256")
+  sums = {e["file"]: e["sha256"] for e in st["files"]}
+  assert sums == {name: hashlib.sha256((magenta_tflite_dir / name).read_bytes())
+                  .hexdigest() for name in ("prediction_int8.tflite",
+                                            "transfer_fp16.tflite")}
+  folder = str(magenta_tflite_dir)
+  assert folder in st["spec"] and folder not in json.dumps(
+      {k: v for k, v in st.items() if k != "spec"})
+  text = (out / schema.SCHEMA_FILENAME).read_text()
+  section = text[text.index("## Stylizer"):]
+  assert st["network"] in section and all(s in section for s in sums.values())
+  assert "TOCO Converted." in section and folder not in section
+  assert {r["stylizer_version"] for r in _decoded(out) if not r["is_original"]} == {
+      st["version"]}
+
+
 def test_held_out_styles_are_listed_with_names_and_follow_the_stated_rule(real):
   out = real["out"]
   meta = json.loads((out / schema.METADATA_FILENAME).read_text())

@@ -33,7 +33,11 @@ METADATA_KEYS = {
                "`name`, `url`, `citation`, "
                "`annotations` (COCO file), `licenses` (per licence: `id`, `name`, "
                "`url` and the number of `contents` / `styles` (+ `credited`) written).",
-    "stylizer": "`spec`, `name` and exact `version` of the stylization model.",
+    "stylizer": "`spec` (as given: the producer's path), `name` and exact `version` of "
+                "the stylization model, and its public identity: `network`, "
+                "`published` (handle), `license`, `format`, `files` [{`file`, `bytes`, "
+                "`sha256`, `published_as`, `converter`}]; for a port, `converted_from` "
+                "(the same for its source files) and `converter` (see Stylizer).",
     "plan": "`styles_per_content` (K), `include_original`, `seed`, `split_fractions` "
             "(train, val, test), `holdout_style_fraction`, `style_strength`.",
     "held_out_styles": "Styles used only by val and test: `style_id`, `name`, "
@@ -82,6 +86,35 @@ def _files(name: str) -> str:
       ("`DATASET_CARD.md`, `contact_sheet.png`", "Summary for people, with examples."),
   ]
   return "| file | what |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)
+
+
+def _stylizer(meta: Mapping) -> list[str]:
+  """The stylization network by its public identity, not the producer's paths."""
+  st = meta.get("stylizer") or {}
+  if "network" not in st:
+    return []
+  lines = ["## Stylizer", "",
+           f"`{st.get('name', '')}`, version `{st.get('version', '')}`: "
+           f"{st['network'] or 'no published network named'}"
+           + (f", published as {st['published']}" if st.get("published") else "")
+           + (f"; licence {st['license']}" if st.get("license") else "")
+           + f". Format: {st.get('format', '')}. The files it ran (sha256 identifies "
+           "the bytes; `published as` is the handle that file is distributed under):", ""]
+
+  def files(entries, indent=""):
+    for e in entries:
+      conv = e.get("converter") or {}
+      made = ", ".join(f"{k} {v}" for k, v in conv.items() if v != "")
+      yield (f"{indent}- `{e['file']}`: {e['bytes']} bytes, sha256 `{e['sha256']}`"
+             + (f", published as {e['published_as']}" if e.get("published_as") else "")
+             + (f"; flatbuffer: {made}" if made else ""))
+  lines += list(files(st.get("files", [])))
+  if st.get("converted_from"):
+    conv = st.get("converter") or {}
+    lines += ["", f"Converted by `{conv.get('name', '?')}` (code sha256 "
+              f"`{conv.get('code_sha256', '?')}`, TensorFlow "
+              f"{conv.get('tensorflow', '?')}) from:", *files(st["converted_from"])]
+  return lines + [""]
 
 
 def _licences(meta: Mapping) -> str:
@@ -212,6 +245,7 @@ def schema_markdown(meta: Mapping) -> str:
       "public copies when the source names one. Licence and credit fields are per "
       "record, as the sources give them; empty means the source does not say.", "",
       _licences(meta), "",
+      *_stylizer(meta),
       *_integrity(),
       "## stylized_metadata.json", "",
       "| key | what |", "|---|---|",
