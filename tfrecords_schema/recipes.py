@@ -132,7 +132,7 @@ def masked_crc32c(data):
 
 def read_records(path, check_crc=False):
     """Yields (byte offset, serialized record) of a TFRecord file. check_crc=True
-    verifies both CRCs of every record (pure Python: about 5 ms per 30 KB record)."""
+    verifies both CRCs of every record (pure Python: a few MB/s)."""
     with open(path, "rb") as f:
         offset = 0
         while header := f.read(12):
