@@ -175,3 +175,15 @@ def test_style_paths_are_relative_to_the_root_even_when_the_manifest_is_absolute
   # Two buckets have no common folder: the paths stay whole URIs, the root empty.
   assert wikiart.common_root("/data", ["gs://a/x.jpg", "gs://b/y.jpg"]) == ""
   assert wikiart.common_root("/data", ["gs://a/s/x.jpg", "gs://a/s/t/y.jpg"]) == "gs://a/s"
+
+
+def test_the_job_flags_name_other_url_and_source_id_columns(tmp_path):
+  from beam_jobs import flags, launch
+  (tmp_path / "m.csv").write_text("path,link,museum_no\na.jpg,https://x/a.jpg,A-1\n")
+  argv = [f"--styles={tmp_path / 'm.csv'}", "--content=x", "--output=y"]
+  args = flags.build_parser().parse_known_args(argv)[0]
+  assert [(s.source_url, s.source_id) for s in launch.list_styles(args)] == [("", "")]
+  args = flags.build_parser().parse_known_args(argv + [
+      "--manifest_url_column=link", "--manifest_source_id_column=museum_no"])[0]
+  assert [(s.source_url, s.source_id) for s in launch.list_styles(args)] == [
+      ("https://x/a.jpg", "A-1")]
