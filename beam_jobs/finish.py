@@ -101,6 +101,14 @@ def check_every_view_accounted(prep, markers: dict, dead: list[dict]) -> None:
       f"output is not kept ({len(stale)} shards will be rendered again on a rerun)")
 
 
+def fill_shard_sums(staging: str, markers: dict) -> None:
+  """Shards hash themselves as they are written; one resumed from a done marker of an
+  older version of the job has no sum yet, so it is read once here."""
+  for m in markers.values():
+    if not m["stats"].get("sha256"):
+      m["stats"]["sha256"] = integrity.file_sha256(FileSystems.join(staging, m["file"]))
+
+
 def write_index(prep, markers: dict) -> dict:
   """index.parquet from the shards' fragments, in shard-file order; its summary."""
   fragments = []
@@ -153,11 +161,8 @@ def publish(prep, counters: dict, argv: list[str], before_commit=None,
   a = prep.args
   markers, dead = gather(prep.staging)
   check_every_view_accounted(prep, markers, dead)
+  fill_shard_sums(prep.staging, markers)
   stats = [m["stats"] for _, m in sorted(markers.items())]
-  for m in markers.values():  # a shard resumed from a run that did not hash it
-    if not m["stats"].get("sha256"):
-      path = FileSystems.join(prep.staging, m["file"])
-      m["stats"]["sha256"] = integrity.file_sha256(path)
   dead_lines = sorted(json.dumps(d, sort_keys=True, ensure_ascii=False) for d in dead)
   out.write_text(f"{prep.staging}/{schema.DEAD_LETTER_FILENAME}",
                  "".join(line + "\n" for line in dead_lines))
