@@ -113,7 +113,7 @@ def _stylizer(meta: Mapping) -> list[str]:
     conv = st.get("converter") or {}
     lines += ["", f"Converted by `{conv.get('name', '?')}` (code sha256 "
               f"`{conv.get('code_sha256', '?')}`, TensorFlow "
-              f"{conv.get('tensorflow', '?')}) from:", *files(st["converted_from"])]
+              f"{conv.get('tensorflow', '?')}) from:", "", *files(st["converted_from"])]
   return lines + [""]
 
 
