@@ -108,7 +108,9 @@ def write_card(out_dir: str, metadata: dict, shard_stats: list[dict],
       f"({m['inputs']['contents_listed']} files)",
       f"- Styles: {_source(m['sources']['styles'])} ({m['inputs']['styles_listed']} "
       "files)",
-      f"- Stylizer: `{m['stylizer']['spec']}`, version `{m['stylizer']['version']}`",
+      f"- Stylizer: {m['stylizer'].get('network') or 'no published network'}: "
+      f"`{m['stylizer']['spec']}`, version `{m['stylizer']['version']}` (files and "
+      "sha256 in SCHEMA.md)",
       f"- {m['plan']['styles_per_content']} styles per content, strength "
       f"{m['plan']['style_strength']}, original view "
       f"{'included' if m['plan']['include_original'] else 'not included'}, seed "

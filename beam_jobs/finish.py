@@ -24,7 +24,7 @@ from beam_jobs import output as out
 from beam_jobs import staging as stg
 from pipeline import accounting, provenance, usable_inputs
 import tfrecords_schema as schema
-from tfrecords_schema import croissant, index as record_index, schema_doc
+from tfrecords_schema import croissant, index as record_index, integrity, schema_doc
 
 
 class UnaccountedViewsError(RuntimeError):
@@ -43,7 +43,8 @@ def vocabularies(prep) -> dict:
       "content_labels": prep.label_vocabulary,
       "styles": [{"index": i, "style_id": s["style_id"], "path": s["rel_path"],
                   "name": s["name"], "artist": s["artist"], "genre": s["genre"],
-                  "title": s["title"], "credit": s["credit"], "license": s["license"]}
+                  "title": s["title"], "credit": s["credit"], "license": s["license"],
+                  "source_url": s["source_url"], "source_id": s["source_id"]}
                  for i, s in enumerate(styles)],
       "style_names": sorted({s["name"] for s in styles if s["name"]}),
       "artists": sorted({s["artist"] for s in styles if s["artist"]}),
@@ -104,6 +105,14 @@ def check_every_view_accounted(prep, markers: dict, dead: list[dict]) -> None:
       f"output is not kept ({len(stale)} shards will be rendered again on a rerun)")
 
 
+def fill_shard_sums(staging: str, markers: dict) -> None:
+  """Shards hash themselves as they are written; one resumed from a done marker of an
+  older version of the job has no sum yet, so it is read once here."""
+  for m in markers.values():
+    if not m["stats"].get("sha256"):
+      m["stats"]["sha256"] = integrity.file_sha256(FileSystems.join(staging, m["file"]))
+
+
 def write_index(prep, markers: dict) -> dict:
   """index.parquet from the shards' fragments, in shard-file order; its summary."""
   fragments = []
@@ -134,7 +143,7 @@ def describe_sources(prep, stats: list[dict], dead: list[dict]) -> dict:
   """The metadata's sources, licences, citation and held-out styles."""
   a = prep.args
   content = provenance.content_source(a.content, a.coco_annotations)
-  styles = provenance.style_source(a.styles, a.styles_layout)
+  styles = provenance.style_source(a.styles, a.styles_layout, prep.styles)
   content["licenses"] = provenance.content_licenses(stats)
   styles["licenses"] = provenance.style_licenses(prep.styles, stats)
   ok = accounting.usable_style_ids(prep.styles, dead)
@@ -156,6 +165,7 @@ def publish(prep, counters: dict, argv: list[str], before_commit=None,
   a = prep.args
   markers, dead = gather(prep.staging)
   check_every_view_accounted(prep, markers, dead)
+  fill_shard_sums(prep.staging, markers)
   stats = [m["stats"] for _, m in sorted(markers.items())]
   dead_lines = sorted(json.dumps(d, sort_keys=True, ensure_ascii=False) for d in dead)
   dead_file = f"{prep.staging}/{schema.DEAD_LETTER_FILENAME}"
@@ -178,7 +188,7 @@ def publish(prep, counters: dict, argv: list[str], before_commit=None,
       "inputs": {"content": a.content, "styles": a.styles,
                  "contents_listed": len(prep.contents), "styles_listed": len(prep.styles)},
       "stylizer": {"spec": a.stylizer, "name": prep.stylizer.name,
-                   "version": prep.stylizer.version},
+                   "version": prep.stylizer.version, **prep.stylizer.identity()},
       "plan": {"styles_per_content": a.styles_per_content,
                "include_original": a.include_original, "seed": a.seed,
                "split_fractions": list(prep.fractions),

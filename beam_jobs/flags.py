@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline import image_io, plan
+from pipeline import image_io, plan, wikiart
 from pipeline.stylizers import SPEC_HELP
 
 
@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="wikiart: style and artist from <Style>/<artist>_<title>.jpg")
   src.add_argument("--manifest_style_column", default="style",
                    help="manifest column holding the style/movement name (default style)")
+  for column, what, names in (("url", "each image's public URL", wikiart.URL_COLUMNS),
+                              ("source_id", "the work's id at its source",
+                               wikiart.SOURCE_ID_COLUMNS)):
+    src.add_argument(f"--manifest_{column}_column", default="", help=(
+        f"manifest column with {what} (default: the first of {', '.join(names)})"))
   src.add_argument("--style_filter", default="",
                    help="comma-separated style names to keep, e.g. Impressionism")
   src.add_argument("--artist_filter", default="",

@@ -90,7 +90,8 @@ def list_styles(args) -> list[sources.StyleItem]:
   """The style source the flags name, filtered."""
   if args.styles.lower().endswith(".csv"):
     items = wikiart.manifest_styles(args.styles, wikiart.ManifestColumns(
-        style=args.manifest_style_column))
+        style=args.manifest_style_column, url=args.manifest_url_column,
+        source_id=args.manifest_source_id_column))
   elif args.styles_layout == "wikiart":
     items = wikiart.wikiart_folder_styles(args.styles)
   else:

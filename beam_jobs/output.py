@@ -16,6 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs import remote
 import tfrecords_schema as schema
+from tfrecords_schema import integrity
 
 remote.anonymous_on_emulator()  # the launcher and every worker do their I/O through here
 
@@ -124,16 +125,19 @@ def finalize(staging: str, *, name: str, image_format: str, shards: Mapping[str,
   for split, info in shards.items():
     n = info["num_shards"]
     lengths, sizes, contents = [0] * n, [0] * n, 0
+    sums = [integrity.EMPTY_SHA256] * n  # a shard left empty is an empty file
     for s in shard_stats:
       if s["split"] == split:
         lengths[s["shard"]], sizes[s["shard"]] = s["records"], s["bytes"]
+        sums[s["shard"]] = s["sha256"]
         contents += s["contents"]
     for shard in range(n):  # a shard whose every content failed still must exist
       path = FileSystems.join(staging, schema.shard_filename(name, split, shard, n))
       if lengths[shard] == 0 and not FileSystems.exists(path):
         write_text(path, "")
     by_split[split] = {"records": sum(lengths), "contents": contents, "shards": n,
-                       "bytes": sum(sizes), "shard_lengths": lengths}
+                       "bytes": sum(sizes), "shard_lengths": lengths,
+                       "shard_sha256": sums}
   splits = {s: v for s, v in by_split.items() if v["records"] > 0}
   files = schema.tfds_metadata_json(
       name=name, description=description, image_format=image_format,

@@ -8,6 +8,7 @@ counters, results written to the staging folder, failures as dead letters.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import threading
@@ -213,7 +214,8 @@ class RenderShardFn(_WithModel):
     stats = records.ShardStats(task["split"], task["shard"])
     index, dead = records.ShardIndex(filename), []
     progress = _ProgressNote(stg.progress_path(self._staging, key))
-    with FileSystems.create(tmp) as f:
+    with FileSystems.create(tmp) as raw:
+      f = _Hashing(raw)
       for item in renderer.render(read_manifest(task["manifest"]), pools):
         if isinstance(item, dict):
           dead.append(item)
@@ -226,7 +228,20 @@ class RenderShardFn(_WithModel):
         stats.add(item.content, item.style, _TFRecordUtil.encoded_num_bytes(data),
                   item.labels)
         progress.update(stats.records + len(dead))
+    stats.sha256 = f.digest.hexdigest()
     return stats, index, dead
+
+
+class _Hashing:
+  """A shard file's writer that hashes what passes through it: the shard's sha256 for
+  the metadata without reading the file back."""
+
+  def __init__(self, f):
+    self._f, self.digest = f, hashlib.sha256()
+
+  def write(self, data: bytes):
+    self.digest.update(data)
+    return self._f.write(data)
 
 
 def read_manifest(path: str) -> Iterable[dict]:

@@ -43,9 +43,12 @@ def content_source(location: str, coco_annotations: str = "") -> dict:
   return info
 
 
-def style_source(location: str, layout: str) -> dict:
+def style_source(location: str, layout: str, styles: Sequence[Mapping] = ()) -> dict:
+  """The style source; a manifest's root is the one its styles' paths are relative to
+  (its folder, or the folder holding every file it lists; wikiart.common_root)."""
   if location.lower().endswith(".csv"):
-    kind, root = "manifest", wikiart.manifest_root(location)
+    kind, root = "manifest", (wikiart.root_of(styles[0]["uri"], styles[0]["rel_path"])
+                              if styles else wikiart.manifest_root(location))
   else:
     kind, root = ("wikiart" if layout == "wikiart" else "folder",
                   sources.source_root(location))

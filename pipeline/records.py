@@ -94,6 +94,7 @@ class ShardStats:
   def __init__(self, split: str, shard: int):
     self.split, self.shard = split, shard
     self.records = self.bytes = 0
+    self.sha256 = ""  # of the shard file, set by its writer
     self._styles: collections.Counter = collections.Counter()
     self._style_names: collections.Counter = collections.Counter()
     self._labels: dict[int, str] = {}
@@ -136,7 +137,7 @@ class ShardStats:
 
   def as_dict(self) -> dict:
     return {"split": self.split, "shard": self.shard, "records": self.records,
-            "bytes": self.bytes, "contents": len(self._labels),
+            "bytes": self.bytes, "sha256": self.sha256, "contents": len(self._labels),
             "labels": dict(collections.Counter(self._labels.values())),
             "style_ids": dict(self._styles), "style_names": dict(self._style_names),
             "views_per_content": dict(self._views),

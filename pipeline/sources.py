@@ -67,7 +67,8 @@ class StyleItem:
   artist: str = ""
   genre: str = ""
   title: str = ""
-  source_url: str = ""
+  source_url: str = ""  # a public copy of the image
+  source_id: str = ""   # the work's id at its source (a museum's object id, ...)
   credit: str = ""
   license: str = ""
   license_url: str = ""

@@ -1,8 +1,10 @@
 """WikiArt-style style sources: the `<Style>/<artist>_<title>.jpg` layout or a CSV manifest.
 
 Both give StyleItems with metadata (style/movement, artist, genre, title; from a
-manifest also credit line, licence, licence URL and public URL when it has such
-columns, so every record can say whom to credit), then the same filters: by style, by artist, at most N per artist, at most N overall. Subsampling
+manifest also credit line, licence, licence URL, public URL and the work's id at its
+source when it has such columns, so every record can say whom to credit and where the
+painting is), then the same filters: by style, by artist, at most N per artist, at
+most N overall. Subsampling
 is deterministic from a seed (a seeded hash order, not the listing order), so adding
 files to a folder does not reshuffle which of the old ones are chosen.
 
@@ -26,7 +28,11 @@ PATH_COLUMNS = ("path", "file", "filename", "image", "uri")
 CREDIT_COLUMNS = ("credit", "credit_line", "attribution")
 LICENSE_COLUMNS = ("license", "licence", "license_name", "licence_name")
 LICENSE_URL_COLUMNS = ("license_url", "licence_url")
-URL_COLUMNS = ("url", "image_url", "public_url", "source_url")
+#: A public URL of the image; `aic_image_url` as in the Art Institute of Chicago's
+#: open-access exports (../shared/data/paintings_aic/labels.csv).
+URL_COLUMNS = ("url", "image_url", "public_url", "source_url", "aic_image_url")
+#: The work's id at its source (museum object id, WikiArt id, ...), for the metadata.
+SOURCE_ID_COLUMNS = ("source_id", "object_id", "artwork_id", "aic_artwork_id")
 
 
 def _words(text: str) -> str:
@@ -70,12 +76,15 @@ class ManifestColumns:
   license: str = ""      # ... from LICENSE_COLUMNS
   license_url: str = ""  # ... from LICENSE_URL_COLUMNS
   url: str = ""          # ... from URL_COLUMNS: a public URL of the image
+  source_id: str = ""    # ... from SOURCE_ID_COLUMNS: the work's id at its source
 
 
 def manifest_styles(manifest: str, columns: ManifestColumns = ManifestColumns(),
                     root: str | None = None) -> list[StyleItem]:
   """Styles listed in a CSV manifest; relative paths are relative to `root`, by default
-  the manifest's folder. The id is stable_id of the path as written in the manifest."""
+  the manifest's folder. Every item's `rel_path` (the records' `style_path`) is relative
+  to `common_root`, the id is its stable_id: absolute paths under the manifest's folder
+  get the ids relative paths would, and keep them when the data moves."""
   from apache_beam.io.filesystems import FileSystems
   try:
     with FileSystems.open(manifest) as f:
@@ -96,28 +105,68 @@ def manifest_styles(manifest: str, columns: ManifestColumns = ManifestColumns(),
   credit, lic = pick(columns.credit, CREDIT_COLUMNS), pick(columns.license, LICENSE_COLUMNS)
   lic_url, url = (pick(columns.license_url, LICENSE_URL_COLUMNS),
                   pick(columns.url, URL_COLUMNS))
+  source_id = pick(columns.source_id, SOURCE_ID_COLUMNS)
+  for given in (columns.url, columns.source_id):
+    if given and given not in header:
+      raise SourceError(f"style manifest {manifest!r} has no column {given!r} "
+                        f"(found {header})")
 
   def get(row: dict, column: str) -> str:
     return (row.get(column) or "").strip() if column else ""
 
-  items, seen = [], set()
+  rows, seen = [], set()
   for n, row in enumerate(reader, start=2):
-    rel = get(row, path_col)
-    if not rel:
+    given = get(row, path_col)
+    if not given:
       raise SourceError(f"{manifest!r} line {n}: empty {path_col!r}")
-    if rel in seen:
-      raise SourceError(f"{manifest!r} line {n}: {rel!r} listed twice")
-    seen.add(rel)
-    uri = rel if ("://" in rel or rel.startswith("/")) else (
-        FileSystems.join(base, rel) if base else rel)
+    if given in seen:
+      raise SourceError(f"{manifest!r} line {n}: {given!r} listed twice")
+    seen.add(given)
+    uri = given if ("://" in given or given.startswith("/")) else (
+        FileSystems.join(base, given) if base else given)
+    rows.append((uri, row))
+  if not rows:
+    raise SourceError(f"style manifest {manifest!r} lists no files")
+  top = common_root(base, [uri for uri, _ in rows])
+  items = []
+  for uri, row in rows:
+    rel = uri[len(top):].lstrip("/") if top else uri
     items.append(StyleItem(
         stable_id(rel), uri, rel, name=get(row, columns.style),
         artist=get(row, columns.artist), genre=get(row, columns.genre),
         title=get(row, columns.title), source_url=get(row, url),
-        credit=get(row, credit), license=get(row, lic), license_url=get(row, lic_url)))
-  if not items:
-    raise SourceError(f"style manifest {manifest!r} lists no files")
+        source_id=get(row, source_id), credit=get(row, credit), license=get(row, lic),
+        license_url=get(row, lic_url)))
+  if len({s.style_id for s in items}) != len(items):
+    raise SourceError(f"style manifest {manifest!r} names one file twice")
   return items
+
+
+def common_root(base: str, uris: Sequence[str]) -> str:
+  """The folder style paths are relative to: `base` (the manifest's folder) when every
+  file is below it, else the deepest folder holding them all ('' when none does, e.g.
+  two buckets: the paths stay whole URIs)."""
+  def under(uri: str, folder: str) -> bool:
+    return bool(folder) and uri.startswith(folder.rstrip("/") + "/")
+  if all(under(u, base) for u in uris):
+    return base
+  parts = [u.split("/")[:-1] for u in uris]  # each file's folders
+  shared = []
+  for names in zip(*parts):
+    if len(set(names)) > 1:
+      break
+    shared.append(names[0])
+  if shared == [""]:
+    return "/"
+  top = "/".join(shared)
+  return "" if not top or top.endswith((":", ":/")) else top  # only a scheme: none
+
+
+def root_of(uri: str, rel_path: str) -> str:
+  """The root an item's rel_path is relative to (its uri without rel_path)."""
+  if rel_path == uri or not uri.endswith(rel_path):
+    return ""
+  return uri[:-len(rel_path)].rstrip("/") or "/"
 
 
 def manifest_root(manifest: str) -> str:

@@ -75,8 +75,9 @@ def build_dataset(root: pathlib.Path, *, k: int = 2, hook=None, original: bool =
   """A small valid dataset folder: 2 splits x 2 shards x 3 contents x (original + K).
 
   contents: split -> per shard, its content ids. hook(split, shard, i, record) may
-  return a changed record (dict) or raw bytes to write instead, to plant a defect; the
-  index describes the records as written (a raw-bytes record gets no row).
+  return a changed record (dict) or raw bytes to write instead, to plant a defect, or
+  None to leave the record out (a dead-lettered view); the index describes the records
+  as written (a raw-bytes record gets no row).
   """
   import tensorflow as tf
   contents = contents or {"train": [[1, 2, 3], [4, 5, 6]],
@@ -88,20 +89,27 @@ def build_dataset(root: pathlib.Path, *, k: int = 2, hook=None, original: bool =
     for shard, cids in enumerate(per_shard):
       filename = schema.shard_filename(NAME, split, shard, len(per_shard))
       recs = [r for cid in cids for r in records(split, cid, k, original)]
-      offset = 0
+      offset = written = 0
       with tf.io.TFRecordWriter(str(root / filename)) as w:
         for i, rec in enumerate(recs):
           rec = hook(split, shard, i, rec) if hook else rec
+          if rec is None:
+            continue
           data = rec if isinstance(rec, bytes) else schema.encode_example(rec)
           if not isinstance(rec, bytes):
-            rows.append(index.index_row(schema.decode_example(data), filename, i, offset))
+            rows.append(index.index_row(schema.decode_example(data), filename, written,
+                                        offset))
           w.write(data)
+          written += 1
           offset += len(data) + index.FRAMING_BYTES
-      lengths.append(len(recs))
+      lengths.append(written)
       sizes.append((root / filename).stat().st_size)
     splits[split] = {"records": sum(lengths), "contents": sum(map(len, per_shard)),
                      "shards": len(per_shard), "bytes": sum(sizes),
-                     "shard_lengths": lengths}
+                     "shard_lengths": lengths, "shard_sha256": [
+                         hashlib.sha256((root / schema.shard_filename(
+                             NAME, split, i, len(per_shard))).read_bytes()).hexdigest()
+                         for i in range(len(per_shard))]}
   files = schema.tfds_metadata_json(
       name=NAME, description="validator fixture", image_format="jpeg",
       splits={s: (v["shard_lengths"], v["bytes"]) for s, v in splits.items()})

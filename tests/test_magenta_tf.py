@@ -186,3 +186,28 @@ def test_exported_model_has_the_signatures(magenta_tf_dir):
                  "transfer": (["bottleneck", "content_image"], ["stylized_image"])}
   listing = json.dumps(sorted(p.name for p in magenta_tf_dir.iterdir()))
   assert "saved_model.pb" in listing and "variables" in listing
+
+
+def test_the_port_names_its_network_source_files_and_converter(magenta_tf_dir,
+                                                               magenta_tflite_dir,
+                                                               tmp_path):
+  """hub:<port> identifies itself by the published network, the sha256 of the TF Lite
+  files it was made from and the converter, whatever folder it is loaded from."""
+  import hashlib
+  import shutil
+
+  from pipeline.stylizers import identity
+  from pipeline.stylizers.hub import HubStylizer
+  moved = tmp_path / "renamed_copy"
+  shutil.copytree(magenta_tf_dir, moved)
+  got = HubStylizer(str(moved)).identity()
+  assert got == HubStylizer(str(magenta_tf_dir)).identity()
+  assert got["network"] == identity.MAGENTA_NETWORK and str(tmp_path) not in json.dumps(got)
+  sources = {e["file"]: e["sha256"] for e in got["converted_from"]}
+  assert sources == {name: hashlib.sha256((magenta_tflite_dir / name).read_bytes())
+                     .hexdigest() for name in ("prediction_int8.tflite",
+                                               "transfer_fp16.tflite")}
+  assert got["converter"]["name"] == "pipeline.stylizers.magenta_tf"
+  assert len(got["converter"]["code_sha256"]) == 64 and got["converter"]["tensorflow"]
+  pb = hashlib.sha256((moved / "saved_model.pb").read_bytes()).hexdigest()
+  assert {e["file"]: e["sha256"] for e in got["files"]}["saved_model.pb"] == pb

@@ -224,3 +224,19 @@ def test_a_failed_style_is_kept_as_such_and_gathered_at_publishing(tmp_path, mon
   markers, dead = finish.gather(str(staging))
   assert markers == {} and [(d["stage"], d["uri"]) for d in dead] == [("style",
                                                                          str(broken))]
+
+
+def test_a_shard_resumed_from_a_marker_without_its_sum_is_hashed_at_publishing(tmp_path):
+  """Done markers of an older job version carry no sha256: publishing reads those
+  shards once; sums made while writing are kept as they are."""
+  import hashlib
+
+  from beam_jobs import finish
+  (tmp_path / "a.tfrecord").write_bytes(b"old shard bytes")
+  (tmp_path / "b.tfrecord").write_bytes(b"new shard bytes")
+  markers = {"train-0": {"file": "a.tfrecord", "stats": {"records": 1}},
+             "train-1": {"file": "b.tfrecord", "stats": {"records": 1, "sha256": "kept"}}}
+  finish.fill_shard_sums(str(tmp_path), markers)
+  assert markers["train-0"]["stats"]["sha256"] == hashlib.sha256(
+      b"old shard bytes").hexdigest()
+  assert markers["train-1"]["stats"]["sha256"] == "kept"

@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 
@@ -39,7 +40,8 @@ def _aic_manifest(folder: pathlib.Path, paintings: pathlib.Path, n: int) -> list
   with open(paintings / "labels.csv", newline="") as f:
     rows = list(csv.DictReader(f))[:n]
   out = [{"file": r["file"], "style": r["style"], "artist": r["artist"],
-          "title": r["title"], "url": r["aic_image_url"], "license": "CC0 1.0",
+          "title": r["title"], "url": r["aic_image_url"],
+          "source_id": r["aic_artwork_id"], "license": "CC0 1.0",
           "license_url": "https://creativecommons.org/publicdomain/zero/1.0/",
           "credit": f"{r['artist_full']}, {r['title']}, {r['date']}. The Art Institute "
                     "of Chicago"} for r in rows]
@@ -104,6 +106,10 @@ def test_folder_holds_its_schema_index_and_croissant_and_validates(real):
   report = V.validate(str(out))
   assert report.ok, report.summary()
   assert sum(report.records_by_split.values()) == N_CONTENTS * (K + 1)
+  # The job hashed each shard as it wrote it: the sums are the files'.
+  meta = json.loads((out / schema.METADATA_FILENAME).read_text())
+  sums = [s for _, info in sorted(meta["splits"].items()) for s in info["shard_sha256"]]
+  assert sums == [hashlib.sha256(p.read_bytes()).hexdigest() for p in _shards(out)]
 
 
 def test_mlcroissant_yields_one_record_per_tfrecord_record_equal_to_tf_parse(real):
@@ -193,6 +199,15 @@ def test_coco_licence_fields_match_the_annotation_file(real):
                                            style["license_url"], style["url"])
   meta = json.loads((real["out"] / schema.METADATA_FILENAME).read_text())
   assert meta["sources"]["content"]["root"] == root
+  # Styles: where to fetch each painting, its id at the museum, paths under the root.
+  for s in meta["vocabularies"]["styles"]:
+    style = real["styles"][s["path"]]
+    assert (s["source_url"], s["source_id"]) == (style["url"], style["source_id"])
+  styles_root = meta["sources"]["styles"]["root"]
+  for rec in records:
+    if not rec["is_original"]:
+      assert rec["style_uri"] == f"{styles_root}/{rec['style_path']}"
+      assert not rec["style_path"].startswith("/")
   assert {x["name"]: x["contents"] for x in meta["sources"]["content"]["licenses"]} == (
       dict(by_licence))
   # The summaries follow the actual licences: dataset_info.json, the card.
@@ -203,6 +218,27 @@ def test_coco_licence_fields_match_the_annotation_file(real):
   assert "lin2014coco" in info["citation"] and "ghiasi2017" in info["citation"]
   if any("NoDerivs" in n or "NonCommercial" in n for n in by_licence):
     assert "do not publish stylized copies" in card
+
+
+def test_the_stylizer_is_named_by_its_public_identity(real, magenta_tflite_dir):
+  """The metadata and SCHEMA.md name the published network and each model file's
+  sha256; nothing but the `spec` (the producer's command) names the local folder."""
+  out = real["out"]
+  st = json.loads((out / schema.METADATA_FILENAME).read_text())["stylizer"]
+  assert st["network"].startswith("Magenta arbitrary-image-stylization-v1-256")
+  sums = {e["file"]: e["sha256"] for e in st["files"]}
+  assert sums == {name: hashlib.sha256((magenta_tflite_dir / name).read_bytes())
+                  .hexdigest() for name in ("prediction_int8.tflite",
+                                            "transfer_fp16.tflite")}
+  folder = str(magenta_tflite_dir)
+  assert folder in st["spec"] and folder not in json.dumps(
+      {k: v for k, v in st.items() if k != "spec"})
+  text = (out / schema.SCHEMA_FILENAME).read_text()
+  section = text[text.index("## Stylizer"):]
+  assert st["network"] in section and all(s in section for s in sums.values())
+  assert "TOCO Converted." in section and folder not in section
+  assert {r["stylizer_version"] for r in _decoded(out) if not r["is_original"]} == {
+      st["version"]}
 
 
 def test_held_out_styles_are_listed_with_names_and_follow_the_stated_rule(real):
@@ -241,6 +277,27 @@ def test_a_reader_with_only_the_literal_spec_from_schema_md_reads_the_dataset(re
     assert len(set(g["content_id"])) == 1 and list(g["view_index"]) == list(range(K + 1))
 
 
+def test_the_tf_data_recipe_and_pillow_see_the_same_pixels_in_every_record(real):
+  """SCHEMA.md's decoding contract on real stylized JPEGs: recipe 1's decoder and
+  Pillow agree on every pixel of every record of every split; TF's default method
+  (tf.io.decode_image) does not, so the agreement is the contract's doing."""
+  import io
+  from PIL import Image
+  out = real["out"]
+  ns = run_block(code_block((out / schema.SCHEMA_FILENAME).read_text(), RECIPE_TF), out)
+  records, differ = _decoded(out), 0
+  assert len(records) == N_CONTENTS * (K + 1)
+  for rec in records:
+    pil = np.asarray(Image.open(io.BytesIO(rec["image"])).convert("RGB"))
+    assert np.array_equal(ns["decode"](rec["image"], rec["image_format"]).numpy(), pil)
+    fast = tf.io.decode_image(rec["image"], channels=3, expand_animations=False)
+    differ += not np.array_equal(fast.numpy(), pil)
+  assert differ > 0
+  train = [r for r in records if r["split"] == "train"]
+  for got, rec in zip(ns["ds"].as_numpy_iterator(), train, strict=True):
+    assert np.array_equal(got["image"], np.asarray(Image.open(io.BytesIO(rec["image"]))))
+
+
 def test_the_no_tensorflow_recipe_reads_every_record_without_tensorflow(real):
   out = real["out"]
   recipe = code_block((out / schema.SCHEMA_FILENAME).read_text(), RECIPE_NO_TF)
@@ -249,7 +306,7 @@ import glob, hashlib, json, sys
 import pyarrow.parquet as pq
 rows = []
 for path in sorted(glob.glob(DATASET_DIR + "/*.tfrecord-*")):
-    for offset, data in read_records(path):
+    for offset, data in read_records(path, check_crc=True):
         rec = parse_example(data)
         rec["image"] = hashlib.sha256(rec["image"]).hexdigest()
         rows.append(rec)
@@ -323,10 +380,16 @@ def test_a_content_with_a_failed_view_keeps_its_other_views_as_schema_md_says(lo
     assert got == [v for v in planned if v != lost.get(cid)], cid  # a gap, no renumbering
   assert len(records) == 6 * (K + 1) - len(dead)
   assert V.validate(str(lossy)).ok  # the index, Croissant and metadata still agree
-  # The recipe's grouping hands the shorter groups over whole.
+  # The recipe's grouping hands the shorter groups over whole and in place (in record
+  # order), including one short of its view in the middle of a shard.
   ns = run_block(code_block(text, RECIPE_TF), lossy)
-  sizes = sorted(len(g["content_id"]) for g in ns["groups"].as_numpy_iterator())
-  assert sizes == sorted(len(v) for v in views.values())
+  groups = [(int(g["content_id"][0]), g["view_index"].tolist())
+            for g in ns["groups"].as_numpy_iterator()]
+  assert groups == list(views.items())
+  shard_of = {r["content_id"]: r["shard"] for r in pq.read_table(
+      lossy / schema.INDEX_FILENAME).to_pylist()}
+  assert any(len(v) < K + 1 and shard_of[cid] == shard_of[groups[i + 1][0]]
+             for i, (cid, v) in enumerate(groups[:-1]))
   # Synthetic inputs: the card says their licence is unknown, and nothing about COCO.
   card = (lossy / "DATASET_CARD.md").read_text()
   assert "COCO" not in card and "gives no licence for 6 content photos" in card

@@ -173,7 +173,7 @@ def test_from_spec_builds_a_working_stylizer(magenta_tflite_dir, contents, style
   s.validate()
   pair = hashlib.sha256((magenta_tflite_dir / "prediction_int8.tflite").read_bytes()
                         + (magenta_tflite_dir / "transfer_fp16.tflite").read_bytes())
-  assert s.version == ("magenta_v1_256_tflite/prediction_int8+transfer_fp16@"
+  assert s.version == ("magenta_v1_256/prediction_int8+transfer_fp16@"
                        + pair.hexdigest()[:12])
   content = np.rint(contents[0] * 255).astype(np.uint8)
   out = s.stylize(content, styles[0])
@@ -246,3 +246,21 @@ def test_stylizing_does_not_start_tensorflow(magenta_tflite_dir, paintings_dir,
                         text=True, timeout=300)
   assert done.returncode == 0, done.stderr[-3000:]
   assert done.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_identity_names_the_published_network_not_the_folder(tmp_path, magenta_tflite_dir):
+  """The same files in a folder of another name: the same version and identity, with
+  each file's sha256 and what its flatbuffer says about the converter."""
+  from pipeline.stylizers import identity
+  for name in ("prediction_int8.tflite", "transfer_fp16.tflite"):
+    shutil.copy(magenta_tflite_dir / name, tmp_path)
+  here, there = TFLiteStylizer(tmp_path), TFLiteStylizer(magenta_tflite_dir)
+  assert here.version == there.version and here.identity() == there.identity()
+  got = here.identity()
+  assert got["network"] == identity.MAGENTA_NETWORK and str(tmp_path) not in str(got)
+  for entry in got["files"]:
+    data = (tmp_path / entry["file"]).read_bytes()
+    assert (entry["sha256"], entry["bytes"]) == (hashlib.sha256(data).hexdigest(),
+                                                 len(data))
+    assert entry["published_as"].startswith("https://tfhub.dev/google/lite-model/magenta/")
+    assert entry["converter"]["description"] == "TOCO Converted."

@@ -32,6 +32,15 @@ def _kinds(report, file=None) -> set[str]:
   return {p.kind for p in report.problems if file is None or p.file == str(file)}
 
 
+def _changed(report, path, kind: str):
+  """The one `kind` problem of a shard changed after writing, which therefore also
+  fails its checksum, named alike."""
+  assert _kinds(report) == {kind, "checksum"}
+  assert [p.file for p in report.problems if p.kind == "checksum"] == [str(path)]
+  (p,) = [p for p in report.problems if p.kind == kind]
+  return p
+
+
 @pytest.fixture
 def good(tmp_path) -> pathlib.Path:
   return build_dataset(tmp_path / "ds")
@@ -66,8 +75,7 @@ def test_truncated_shard_is_named(good, cut):
   path.write_bytes(data[:-5] if cut == "in_data" else data[:-(last - 5)])
   report = V.validate(str(good))
   assert not report.ok
-  assert _kinds(report) == {"truncated_shard"}
-  (p,) = report.problems
+  p = _changed(report, path, "truncated_shard")
   assert p.file == str(path) and "8 record(s)" in p.message
   assert path.name in report.summary()
 
@@ -79,8 +87,7 @@ def test_flipped_byte_is_a_corrupt_record_in_that_file(good):
   data[16 + first_len + 12 + 10] ^= 0xFF  # inside the second record's data: CRC fails
   path.write_bytes(bytes(data))
   report = V.validate(str(good))
-  assert _kinds(report) == {"corrupt_record"}
-  (p,) = report.problems
+  p = _changed(report, path, "corrupt_record")
   assert p.file == str(path) and "read 1 record(s)" in p.message
 
 
@@ -94,8 +101,7 @@ def test_record_of_another_schema_version_is_named(good):
     for raw in raws:
       w.write(raw)
   report = V.validate(str(good))
-  assert _kinds(report) == {"schema_version"}
-  (p,) = report.problems
+  p = _changed(report, path, "schema_version")
   assert p.file == str(path) and "record 4" in p.message
   assert f"schema_version {schema.SCHEMA_VERSION + 1}" in p.message
 
@@ -318,3 +324,59 @@ def test_croissant_is_checked_by_mlcroissant_when_installed(good, monkeypatch):
   assert _kinds(report) == {"croissant"}, report.summary()
   monkeypatch.setitem(sys.modules, "mlcroissant", None)  # not installed
   assert V.validate(str(good)).ok  # our structural checks pass; theirs are skipped
+
+
+def _rewrite(path: pathlib.Path, change) -> None:
+  """Rewrites a shard with TF's writer (valid framing and CRCs): record i is
+  change(i, raw)."""
+  raws = list(tf.data.TFRecordDataset(str(path)).as_numpy_iterator())
+  with tf.io.TFRecordWriter(str(path)) as w:
+    for i, raw in enumerate(raws):
+      w.write(change(i, raw))
+
+
+def test_a_changed_byte_with_valid_crcs_fails_only_the_shards_checksum(good):
+  """One byte of one image changed and the record re-framed with correct CRCs: every
+  record still reads and matches the index; only the sha256 names the shard."""
+  path = _shard(good, "val", 1)
+
+  def change(i, raw):
+    if i != 4:
+      return raw
+    ex = example_pb2.Example.FromString(raw)
+    image = bytearray(ex.features.feature["image"].bytes_list.value[0])
+    image[len(image) // 2] ^= 0x01
+    ex.features.feature["image"].bytes_list.value[:] = [bytes(image)]
+    return ex.SerializeToString()
+
+  _rewrite(path, change)
+  report = V.validate(str(good))
+  assert _kinds(report) == {"checksum"}
+  (p,) = report.problems
+  assert p.file == str(path) and "sha256" in p.message
+  assert f"[checksum] {path.name}: sha256" in report.summary()
+
+
+def test_shard_checksums_are_in_the_metadata_and_croissant_and_must_agree(good):
+  meta = json.loads((good / schema.METADATA_FILENAME).read_text())
+  doc = json.loads((good / schema.CROISSANT_FILENAME).read_text())
+  shards = sorted(good.glob("*.tfrecord-*"))
+  objects = {d["contentUrl"]: d["sha256"] for d in doc["distribution"]
+             if d["@type"] == "cr:FileObject"}
+  import hashlib
+  for path in shards:
+    assert objects[path.name] == hashlib.sha256(path.read_bytes()).hexdigest()
+  # croissant.json naming another sum for one shard is found, naming the shard.
+  for d in doc["distribution"]:
+    if d.get("contentUrl") == shards[0].name:
+      d["sha256"] = "0" * 64
+  (good / schema.CROISSANT_FILENAME).write_text(json.dumps(doc))
+  report = V.validate(str(good))
+  assert _kinds(report) == {"checksum"}
+  (p,) = report.problems
+  assert p.file == str(good / schema.CROISSANT_FILENAME) and shards[0].name in p.message
+  # Metadata without the sums is a problem too (a reader could not check the shards).
+  for info in meta["splits"].values():
+    del info["shard_sha256"]
+  (good / schema.METADATA_FILENAME).write_text(json.dumps(meta))
+  assert "no sums" in V.validate(str(good)).summary()

@@ -1,5 +1,7 @@
 """WikiArt layout and CSV manifest sources, and the filters users select styles with."""
 
+import csv
+
 import pytest
 
 from pipeline import wikiart
@@ -116,3 +118,72 @@ def test_manifest_credit_and_licence_columns_are_kept(tmp_path):
       "Claude Monet, Water Lilies, 1906. Art Institute of Chicago", "https://x/a.jpg")
   assert (b.license, b.credit, b.source_url) == ("", "", "")
   assert wikiart.manifest_root(str(tmp_path / "manifest.csv")) == str(tmp_path)
+
+
+def test_manifest_url_and_source_id_columns_fill_the_style(tmp_path):
+  (tmp_path / "manifest.csv").write_text(
+      "path,artist,url,source_id\n"
+      "a.jpg,Monet,https://example.org/a.jpg,AIC-16568\n"
+      "b.jpg,Hals,,\n")
+  a, b = sorted(wikiart.manifest_styles(str(tmp_path / "manifest.csv")),
+                key=lambda s: s.rel_path)
+  assert (a.source_url, a.source_id) == ("https://example.org/a.jpg", "AIC-16568")
+  assert (b.source_url, b.source_id) == ("", "")
+  with pytest.raises(SourceError, match="no column 'link'"):
+    wikiart.manifest_styles(str(tmp_path / "manifest.csv"),
+                            wikiart.ManifestColumns(url="link"))
+
+
+def test_the_shared_aic_labels_give_public_urls_and_artwork_ids(paintings_dir):
+  """../shared's labels.csv as it is: aic_image_url and aic_artwork_id are read as the
+  public URL and the source id, without naming them."""
+  manifest = paintings_dir.parent / "labels.csv"
+  with open(manifest, newline="") as f:
+    rows = {r["file"]: r for r in csv.DictReader(f)}
+  items = wikiart.manifest_styles(str(manifest))
+  assert len(items) == len(rows) == 191
+  for s in items:
+    row = rows[s.rel_path]
+    assert s.source_url == row["aic_image_url"].strip() and s.source_url.startswith(
+        "https://www.artic.edu/")
+    assert s.source_id == row["aic_artwork_id"] and s.source_id
+
+
+def test_style_paths_are_relative_to_the_root_even_when_the_manifest_is_absolute(tmp_path):
+  """style_path (rel_path) is relative to the source root the metadata names, and the
+  ids do not depend on how the manifest spells the path."""
+  (tmp_path / "m" / "images").mkdir(parents=True)
+  (tmp_path / "elsewhere").mkdir()
+  relative = tmp_path / "m" / "relative.csv"
+  relative.write_text("path\nimages/a.jpg\nimages/b.jpg\n")
+  absolute = tmp_path / "m" / "absolute.csv"
+  absolute.write_text(f"path\n{tmp_path}/m/images/a.jpg\n{tmp_path}/m/images/b.jpg\n")
+  rel_items = wikiart.manifest_styles(str(relative))
+  abs_items = wikiart.manifest_styles(str(absolute))
+  assert [s.rel_path for s in abs_items] == ["images/a.jpg", "images/b.jpg"]
+  assert [(s.style_id, s.uri) for s in abs_items] == [(s.style_id, s.uri)
+                                                      for s in rel_items]
+  for s in abs_items:
+    assert wikiart.root_of(s.uri, s.rel_path) == str(tmp_path / "m")
+  # A file outside the manifest's folder: paths become relative to the folder that
+  # holds them all, never absolute.
+  mixed = tmp_path / "m" / "mixed.csv"
+  mixed.write_text(f"path\nimages/a.jpg\n{tmp_path}/elsewhere/c.jpg\n")
+  items = wikiart.manifest_styles(str(mixed))
+  assert [s.rel_path for s in items] == ["m/images/a.jpg", "elsewhere/c.jpg"]
+  assert {wikiart.root_of(s.uri, s.rel_path) for s in items} == {str(tmp_path)}
+  # Two buckets have no common folder: the paths stay whole URIs, the root empty.
+  assert wikiart.common_root("/data", ["gs://a/x.jpg", "gs://b/y.jpg"]) == ""
+  assert wikiart.common_root("/data", ["gs://a/s/x.jpg", "gs://a/s/t/y.jpg"]) == "gs://a/s"
+
+
+def test_the_job_flags_name_other_url_and_source_id_columns(tmp_path):
+  from beam_jobs import flags, launch
+  (tmp_path / "m.csv").write_text("path,link,museum_no\na.jpg,https://x/a.jpg,A-1\n")
+  argv = [f"--styles={tmp_path / 'm.csv'}", "--content=x", "--output=y"]
+  args = flags.build_parser().parse_known_args(argv)[0]
+  assert [(s.source_url, s.source_id) for s in launch.list_styles(args)] == [("", "")]
+  args = flags.build_parser().parse_known_args(argv + [
+      "--manifest_url_column=link", "--manifest_source_id_column=museum_no"])[0]
+  assert [(s.source_url, s.source_id) for s in launch.list_styles(args)] == [
+      ("https://x/a.jpg", "A-1")]

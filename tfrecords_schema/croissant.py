@@ -2,7 +2,8 @@
 
 Croissant is how dataset tools (TFDS's CroissantBuilder, Hugging Face, Kaggle) find and
 load data by its metadata. It describes here: the shards as FileSets (TFRecord, which
-`mlcroissant` cannot parse itself, so their description points to SCHEMA.md), the
+`mlcroissant` cannot parse itself, so their description points to SCHEMA.md) and each
+shard as a FileObject with its sha256 (tfrecords_schema/integrity.py), the
 record index as the RecordSet `records` with one field per index column (the record
 fields but `image`, plus where each record is), the sources, licences and citations.
 Plain JSON: writing it needs no `mlcroissant`; tests load it with `mlcroissant`.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from tfrecords_schema import integrity
 from tfrecords_schema.fields import FIELDS, SCHEMA_VERSION
 from tfrecords_schema.index import INDEX_FILENAME, LOCATION_COLUMNS
 from tfrecords_schema.tfds_metadata import tfds_version
@@ -110,6 +112,12 @@ def croissant_json(metadata: Mapping, *, index_sha256: str, schema_sha256: str) 
             "shard, position and byte offset."),
         "encodingFormat": TFRECORD_FORMAT,
         "includes": f"{name}-{split}.tfrecord-*"})
+  for filename, digest in integrity.shard_sums(name, splits):  # each with its checksum
+    distribution.append({
+        "@type": "cr:FileObject", "@id": filename, "name": filename,
+        "description": "One shard (TFRecord file) of the split its name gives; see "
+                       f"{SCHEMA_FILENAME} for its framing and checksums.",
+        "contentUrl": filename, "encodingFormat": TFRECORD_FORMAT, "sha256": digest})
   doc = {
       "@context": CONTEXT, "@type": "sc:Dataset", "conformsTo": CONFORMS_TO,
       "name": name, "description": metadata["description"], "version": tfds_version(),

@@ -187,7 +187,8 @@ FIELDS: tuple[Field, ...] = (
           " Empty for originals.", ""),
     Field("style_source_url", STR,
           "Public URL of the style image when the style manifest gives one (column "
-          "`url`, `image_url`, `public_url` or `source_url`); else empty.", ""),
+          "`url`, `image_url`, `public_url`, `source_url` or `aic_image_url`, or the "
+          "one --manifest_url_column names); else empty.", ""),
     Field("style_name", STR,
           "Art style / movement (e.g. `Impressionism`) when known, else empty.", ""),
     Field("style_artist", STR, "Artist of the style image when known, else empty.", ""),

@@ -14,17 +14,28 @@ DATASET_DIR_LINE = 'DATASET_DIR = "."  # this folder'
 
 
 def tf_data(name: str, views: int) -> str:
-  """Plain tf.data with the literal feature spec, and grouping a content's views."""
+  """Plain tf.data with the literal feature spec, the decoding contract, and a content's
+  views grouped by adjacency (so a content short of a failed view stays in place)."""
   return f'''import tensorflow as tf
 
 {DATASET_DIR_LINE}
 
 {feature_spec_source()}
 
+
+def decode(image, image_format):
+    """The decoding contract (see Decoding images): PNG as is; JPEG with libjpeg's
+    accurate integer DCT, as Pillow decodes it. (tf.io.decode_image takes no
+    dct_method and uses a faster, approximate one: different pixels.)"""
+    return tf.cond(tf.equal(image_format, "png"),
+                   lambda: tf.io.decode_png(image, channels=3),
+                   lambda: tf.io.decode_jpeg(image, channels=3,
+                                             dct_method="INTEGER_ACCURATE"))
+
+
 def parse(serialized):
     record = tf.io.parse_single_example(serialized, FEATURE_SPEC)
-    record["image"] = tf.io.decode_image(record["image"], channels=3,
-                                         expand_animations=False)
+    record["image"] = decode(record["image"], record["image_format"])
     return record
 
 
@@ -32,10 +43,36 @@ def parse(serialized):
 files = sorted(tf.io.gfile.glob(f"{{DATASET_DIR}}/{name}-train.tfrecord-*"))
 ds = tf.data.TFRecordDataset(files).map(parse)
 
-# One element per content: its views (up to {views}; fewer when a view failed).
-groups = ds.group_by_window(key_func=lambda r: r["content_id"],
-                            reduce_func=lambda key, views: views.batch({views}),
-                            window_size={views})
+
+# One element per content, in file order: its adjacent records (up to {views}; fewer when
+# a view failed), parsed as one batch. Grouped by adjacency, not by key: a group ends
+# where the next content begins, so a short group comes out in place.
+def _adjacent(state, serialized):
+    current, views = state
+    content_id = tf.cond(  # b"" marks the end of the data
+        tf.equal(serialized, b""), lambda: tf.constant(-1, tf.int64),
+        lambda: tf.io.parse_single_example(
+            serialized, {{"content_id": FEATURE_SPEC["content_id"]}})["content_id"])
+    new = tf.not_equal(content_id, current)
+    ended = tf.logical_and(new, tf.size(views) > 0)  # `views` is a whole content
+    views_next = tf.cond(new, lambda: serialized[None],
+                         lambda: tf.concat([views, serialized[None]], 0))
+    return (content_id, views_next), (ended, views)
+
+
+def parse_group(views):
+    record = tf.io.parse_example(views, FEATURE_SPEC)
+    record["image"] = tf.map_fn(lambda x: decode(x[0], x[1]),
+                                (record["image"], record["image_format"]),
+                                fn_output_signature=tf.uint8)
+    return record
+
+
+groups = (tf.data.TFRecordDataset(files)
+          .concatenate(tf.data.Dataset.from_tensors(tf.constant(b"")))
+          .scan((tf.constant(-1, tf.int64), tf.zeros([0], tf.string)), _adjacent)
+          .filter(lambda ended, views: ended)
+          .map(lambda ended, views: parse_group(views)))
 '''
 
 
@@ -72,14 +109,42 @@ def no_tensorflow() -> str:
 {_field_types()}
 
 
-def read_records(path):
-    """Yields (byte offset, serialized record) of a TFRecord file (CRCs unchecked)."""
+def _crc_table():
+    table = []
+    for n in range(256):
+        for _ in range(8):
+            n = (n >> 1) ^ 0x82F63B78 if n & 1 else n >> 1
+        table.append(n)
+    return table
+
+
+_CRC32C = _crc_table()  # CRC-32C (Castagnoli), reflected polynomial
+
+
+def masked_crc32c(data):
+    """TFRecord's checksum: CRC-32C of `data`, rotated right 15 bits, plus a constant."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = _CRC32C[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    crc ^= 0xFFFFFFFF
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def read_records(path, check_crc=False):
+    """Yields (byte offset, serialized record) of a TFRecord file. check_crc=True
+    verifies both CRCs of every record (pure Python: a few MB/s)."""
     with open(path, "rb") as f:
         offset = 0
         while header := f.read(12):
-            (length,) = struct.unpack("<Q", header[:8])
-            data = f.read(length)
-            f.read(4)  # the data's CRC
+            (length,) = struct.unpack("<Q", header[:8]) if len(header) == 12 else (-1,)
+            data = f.read(length) if length >= 0 else b""
+            footer = f.read(4)
+            if length < 0 or len(data) < length or len(footer) < 4:
+                raise ValueError(f"{{path}}: truncated record at byte {{offset}}")
+            if check_crc and (
+                    struct.unpack("<I", header[8:])[0] != masked_crc32c(header[:8])
+                    or struct.unpack("<I", footer)[0] != masked_crc32c(data)):
+                raise ValueError(f"{{path}}: corrupt record at byte {{offset}} (CRC)")
             yield offset, data
             offset += length + 16
 
@@ -163,13 +228,45 @@ def parse_example(data):
     return record
 
 
-# Every record of one shard:
+# Every record of one shard (check_crc=True to verify the CRCs too):
 #   for offset, data in read_records(f"{{DATASET_DIR}}/SHARD"): parse_example(data)
+# Its pixels, as the decoding contract says (pip install pillow numpy):
+#   numpy.asarray(PIL.Image.open(io.BytesIO(record["image"])).convert("RGB"))
 # Count and filter with the index (pip install pyarrow or pandas), then read a record:
 #   import pandas as pd
 #   index = pd.read_parquet(f"{{DATASET_DIR}}/{INDEX_FILENAME}")
 #   row = index[index.split == "val"].iloc[0]
 #   record = parse_example(read_record_at(f"{{DATASET_DIR}}/{{row.shard}}", row.offset))
+'''
+
+
+def checksums() -> str:
+  """Each shard's sha256 against stylized_metadata.json, with the standard library."""
+  return f'''import hashlib
+import json
+
+{DATASET_DIR_LINE}
+
+
+def changed_shards(dataset_dir):
+    """Shard file names whose sha256 is not the one stylized_metadata.json lists."""
+    with open(f"{{dataset_dir}}/stylized_metadata.json") as f:
+        meta = json.load(f)
+    changed = []
+    for split, info in sorted(meta["splits"].items()):
+        for i, want in enumerate(info["shard_sha256"]):
+            name = (f"{{meta['dataset_name']}}-{{split}}.tfrecord-"
+                    f"{{i:05d}}-of-{{info['shards']:05d}}")
+            digest = hashlib.sha256()
+            with open(f"{{dataset_dir}}/{{name}}", "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+            if digest.hexdigest() != want:
+                changed.append(name)
+    return changed
+
+
+print(changed_shards(DATASET_DIR) or "every shard is as written")
 '''
 
 

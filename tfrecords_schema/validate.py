@@ -29,6 +29,7 @@ import sys
 from typing import Any, Callable
 
 from tfrecords_schema import DEAD_LETTER_FILENAME, METADATA_FILENAME, storage
+from tfrecords_schema import integrity
 from tfrecords_schema import self_description as describe
 from tfrecords_schema.codec import SchemaError, decode_example, label_problems
 from tfrecords_schema.fields import SCHEMA_VERSION
@@ -443,6 +444,9 @@ def validate(dataset_dir: str, *, decode_images: bool = True) -> Report:
   describe.check_features(root, v.add, meta.get("image", {}).get("format"))
   describe.check_schema_md(root, v.add)
   describe.check_croissant(root, v.add, sorted(info_splits))
+  if meta:  # each shard's sha256 (tfrecords_schema/integrity.py)
+    integrity.check_shard_sums(root, meta, v.add, skip={
+        os.path.basename(p) for p in shards if p not in found})
   report.problems = v.problems.finish()
   return report
 

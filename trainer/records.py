@@ -230,7 +230,9 @@ def decode_window(image_bytes, window) -> tf.Tensor:
   """uint8 [h, w, 3] of the window [top, left, height, width] of an encoded image.
 
   JPEG (what the dataset job writes) decodes only the window's blocks
-  (`decode_and_crop_jpeg`); PNG decodes whole and is sliced."""
+  (`decode_and_crop_jpeg`, TF's default fast DCT: a few levels from SCHEMA.md's
+  decoding contract, the accurate DCT, and well inside the colour augmentation); PNG
+  decodes whole and is sliced."""
   def jpeg():
     return tf.io.decode_and_crop_jpeg(image_bytes, window, channels=3)
 

@@ -53,6 +53,13 @@ class Stylizer(abc.ABC):
   def version(self) -> str:
     """Identifies the exact model (and weights) for the dataset card and records."""
 
+  def identity(self) -> dict:
+    """The public identity (pipeline.stylizers.identity): `network`, `published`
+    handle, `license`, `format`, `files` [{file, bytes, sha256, published_as}], none
+    of it naming the local folder the model was loaded from."""
+    return {"network": "", "published": "", "license": "", "format": self.version,
+            "files": []}
+
   def validate(self) -> None:
     """Cheap check of paths/config; raises StylizerConfigError. No model load."""
 

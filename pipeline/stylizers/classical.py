@@ -364,6 +364,10 @@ class ClassicalStylizer(Stylizer):
   def version(self) -> str:
     return VERSION
 
+  def identity(self) -> dict:
+    from pipeline.stylizers import identity
+    return identity.classical(VERSION)
+
   def style_step(self, style_rgb: np.ndarray) -> dict[str, np.ndarray]:
     """uint8 style -> {mean [3], cov [3,3], band_std [LEVELS,3], tile [T,T,3] f16}."""
     style = _as_rgb_float(style_rgb)

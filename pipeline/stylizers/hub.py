@@ -26,6 +26,7 @@ GPU where `benchmarks/stylizer_speed.py --gpu_sweep` shows it helps.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import tempfile
@@ -36,6 +37,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from pipeline.stylizers import identity
 from pipeline.stylizers.base import Stylizer, StylizerConfigError, check_batch
 from pipeline.stylizers.magenta_tf import (BOTTLENECK_DIM, PREDICT_SIGNATURE,
                                            TRANSFER_SIGNATURE)
@@ -139,6 +141,32 @@ class HubStylizer(Stylizer):
         tag = digest.hexdigest()[:12] if found else "missing"
         self._version = f"{path.rstrip('/').rsplit('/', 1)[-1]}@{tag}"
     return self._version
+
+  def identity(self) -> dict:
+    """A published handle names itself; a folder is identified by its files' sums and,
+    for our port of the TF Lite pair, by the provenance its export wrote beside them."""
+    if self.handle.startswith(("http://", "https://")):
+      magenta = "arbitrary-image-stylization" in self.handle
+      return {"network": identity.MAGENTA_NETWORK if magenta else "",
+              "published": self.handle, "license": identity.LICENSE if magenta else "",
+              "format": "TF-Hub SavedModel", "files": []}
+    from apache_beam.io.filesystems import FileSystems
+    path = self.handle if _is_remote(self.handle) else os.path.abspath(self.handle)
+    files = []
+    for part in ("saved_model.pb", "variables/variables.index"):
+      try:
+        files.append(identity.file_entry(FileSystems.join(path, part), part,
+                                         FileSystems.open))
+      except Exception:  # absent: validate() says so for a local folder
+        continue
+    try:
+      with FileSystems.open(FileSystems.join(path, identity.PROVENANCE_FILE)) as f:
+        found = json.loads(f.read().decode("utf-8"))
+    except Exception:  # a SavedModel made elsewhere: only its sums identify it
+      found = {"network": "", "published": "", "license": "",
+               "format": f"TensorFlow SavedModel (no {identity.PROVENANCE_FILE}: "
+                         "origin not stated)"}
+    return dict(found, files=files)
 
   def validate(self) -> None:
     """Local dir: has a saved_model.pb. HTTP(S) handle: cached, or its host answers

@@ -29,11 +29,14 @@ slightly; the transfer half is the same float computation as LiteRT's.
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
 import os
 import shutil
 import sys
 import tempfile
 
+from pipeline.stylizers import identity
 from pipeline.stylizers.base import StylizerConfigError
 from pipeline.stylizers.tflite import BOTTLENECK_DIM, PREDICTION_FILE, TRANSFER_FILES
 
@@ -121,6 +124,27 @@ def build_module(tflite_dir: str, transfer: str = "fp16"):
   return MagentaModule()
 
 
+def provenance(tflite_dir: str, transfer: str = "fp16") -> dict:
+  """What the exported SavedModel is (identity.PROVENANCE_FILE): the network, the TF
+  Lite files it was converted from (sha256), and this converter's code and TF version."""
+  import tensorflow as tf
+
+  from pipeline.stylizers import tf_graph, tflite_graph
+  source = identity.magenta_tflite(tflite_dir,
+                                   [PREDICTION_FILE, TRANSFER_FILES[transfer]])
+  code = hashlib.sha256()
+  for module in (sys.modules[__name__], tflite_graph, tf_graph):
+    with open(module.__file__, "rb") as f:
+      code.update(f.read())
+  return {"network": source["network"], "published": source["published"],
+          "license": source["license"],
+          "format": "TensorFlow SavedModel ported from the TF Lite pair (TF-Hub call "
+                    "convention)",
+          "converted_from": source["files"],
+          "converter": {"name": "pipeline.stylizers.magenta_tf",
+                        "code_sha256": code.hexdigest(), "tensorflow": tf.__version__}}
+
+
 def export(tflite_dir: str, output: str, transfer: str = "fp16") -> str:
   """Writes the SavedModel to `output` (which must not exist or be empty); returns it.
 
@@ -143,6 +167,8 @@ def export(tflite_dir: str, output: str, transfer: str = "fp16") -> str:
         "serving_default": module.serve,
         PREDICT_SIGNATURE: module.serve_predict,
         TRANSFER_SIGNATURE: module.serve_transfer})
+    with open(os.path.join(tmp, identity.PROVENANCE_FILE), "w") as f:
+      json.dump(provenance(os.fspath(tflite_dir), transfer), f, indent=2)
     if os.path.isdir(output):
       os.rmdir(output)  # empty, checked above
     os.replace(tmp, output)

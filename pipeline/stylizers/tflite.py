@@ -27,9 +27,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from pipeline.stylizers import identity
 from pipeline.stylizers.base import Stylizer, StylizerConfigError, check_batch
 from pipeline.stylizers.preprocess import as_rgb, predictor_input, resize
 
+#: The version's prefix: the published network, whatever the model folder is called.
+NETWORK_TAG = "magenta_v1_256"
 PREDICTION_FILE = "prediction_int8.tflite"
 TRANSFER_FILES = {"fp16": "transfer_fp16.tflite", "int8": "transfer_int8.tflite"}
 CONTENT_SIZE = 384  # fixed input of the transfer network
@@ -150,11 +153,14 @@ class TFLiteStylizer(Stylizer):
       for name in (PREDICTION_FILE, transfer_file):
         with open(os.path.join(self._local_model_dir(), name), "rb") as f:
           digest.update(f.read())
-      digest = digest.hexdigest()
-      folder = os.path.basename(self.model_dir.rstrip("/"))
-      self._version = (f"{folder}/{PREDICTION_FILE.removesuffix('.tflite')}+"
+      digest = digest.hexdigest()  # not the folder's name: it is the producer's
+      self._version = (f"{NETWORK_TAG}/{PREDICTION_FILE.removesuffix('.tflite')}+"
                        f"{transfer_file.removesuffix('.tflite')}@{digest[:12]}")
     return self._version
+
+  def identity(self) -> dict:
+    return identity.magenta_tflite(self._local_model_dir(),
+                                   [PREDICTION_FILE, self._resolve_transfer_file()])
 
   # -- loading ------------------------------------------------------------------------
 
