@@ -12,6 +12,7 @@ off for ~22 s in every process before it settles for anonymous access.
 from __future__ import annotations
 
 import os
+import socket
 
 from apache_beam.options.pipeline_options import (PortableOptions, SetupOptions,
                                                   StandardOptions, WorkerOptions)
@@ -37,6 +38,14 @@ def check_job_endpoint(options, timeout_s: float = ENDPOINT_TIMEOUT_S) -> None:
   endpoint = options.view_as(PortableOptions).job_endpoint
   if not endpoint or endpoint == "embed":
     return
+  host, _, port = endpoint.rpartition(":")
+  try:  # a refused connection answers at once; gRPC would retry until the time-out
+    socket.create_connection((host.strip("[]") or "localhost", int(port)),
+                             timeout=timeout_s).close()
+  except (OSError, ValueError) as e:
+    raise ConnectionError(f"the job service at --job_endpoint={endpoint} does not "
+                          f"answer ({type(e).__name__}: {e}); start it or correct the "
+                          "flag") from None
   import grpc
   channel = grpc.insecure_channel(endpoint)
   try:

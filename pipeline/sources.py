@@ -94,7 +94,7 @@ def _pattern_and_root(location: str) -> tuple[str, str]:
   if _WILDCARD.search(loc):
     head = _WILDCARD.split(loc, 1)[0]
     return loc, head.rsplit("/", 1)[0] if "/" in head else ""
-  if _is_file(loc):
+  if not location.endswith("/") and _is_file(loc):  # "x/" is a folder: no need to ask
     return loc, posixpath.dirname(loc)
   return loc + "/**", loc
 
