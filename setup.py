@@ -49,7 +49,8 @@ setuptools.setup(
         # structural checks need nothing more); pulls pandas, scipy, rdflib, networkx,
         # which Dataflow workers do not need, so it is not in REQUIRED.
         "croissant": ["mlcroissant>=1.1.1,<1.2"],
-        "test": ["pytest>=8", "psutil>=5", "tflite==2.18.0",  # tests run the export
+        "test": ["pytest>=8", "pytest-xdist>=3.5",  # pytest.ini runs two workers
+                 "psutil>=5", "tflite==2.18.0",  # tests run the export
                  "mlcroissant>=1.1.1,<1.2",  # tests load croissant.json like a consumer
                  # the production-path rehearsal: gs:// on an emulator (tests/gcs_services.py)
                  "gcp-storage-emulator>=2026.7", *GCP],
