@@ -16,6 +16,8 @@ import threading
 
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from beam_jobs.remote import JobStalledError, runner_name
+
 
 class WorkerDiedError(RuntimeError):
   """A local worker process exited while the job was running."""
@@ -98,10 +100,7 @@ LOCAL_RUNNERS = {"", "directrunner", "fnapirunner", "prismrunner", "switchingdir
 def is_remote(options: PipelineOptions) -> bool:
   """True when the workers run elsewhere (Dataflow, Flink, Spark...): they cannot see
   this machine's files."""
-  from apache_beam.options.pipeline_options import StandardOptions
-  runner = options.view_as(StandardOptions).runner or ""
-  name = runner if isinstance(runner, str) else type(runner).__name__
-  return name.lower() not in LOCAL_RUNNERS
+  return runner_name(options).lower() not in LOCAL_RUNNERS
 
 
 def _is_local_multi(options: PipelineOptions) -> bool:
@@ -198,7 +197,7 @@ def _wait_remote(p, on_started, stalled):
       if why:
         with contextlib.suppress(Exception):
           result.cancel()
-        raise _stalled(why)
+        raise JobStalledError(why)
   except KeyboardInterrupt:
     with contextlib.suppress(Exception):
       result.cancel()
@@ -206,11 +205,6 @@ def _wait_remote(p, on_started, stalled):
   if "error" in box:
     raise box["error"]
   return result
-
-
-def _stalled(why: str) -> Exception:
-  from beam_jobs.remote import JobStalledError
-  return JobStalledError(why)
 
 
 def run_and_wait(p, options: PipelineOptions, on_started=None, stalled=None):
@@ -251,7 +245,7 @@ def run_and_wait(p, options: PipelineOptions, on_started=None, stalled=None):
         if why and runner.is_alive():
           _kill_workers()
           watch.abandon()
-          raise (WorkerDiedError(why) if watch.died.is_set() else _stalled(why))
+          raise (WorkerDiedError(why) if watch.died.is_set() else JobStalledError(why))
     except KeyboardInterrupt:  # else the workers finish their bundles on their own
       _kill_workers()
       raise
