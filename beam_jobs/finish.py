@@ -38,16 +38,16 @@ class NothingToPublishError(RuntimeError):
 def vocabularies(prep) -> dict:
   """Content labels, styles, style names and artists, each with a stable dense index
   (position in a sorted list), so a classifier's outputs map back to names."""
-  styles = sorted(prep.styles, key=lambda s: s["style_id"])
+  styles = sorted(prep.styles, key=lambda s: s.style_id)
   return {
       "content_labels": prep.label_vocabulary,
-      "styles": [{"index": i, "style_id": s["style_id"], "path": s["rel_path"],
-                  "name": s["name"], "artist": s["artist"], "genre": s["genre"],
-                  "title": s["title"], "credit": s["credit"], "license": s["license"],
-                  "source_url": s["source_url"], "source_id": s["source_id"]}
+      "styles": [{"index": i, "style_id": s.style_id, "path": s.rel_path,
+                  "name": s.name, "artist": s.artist, "genre": s.genre,
+                  "title": s.title, "credit": s.credit, "license": s.license,
+                  "source_url": s.source_url, "source_id": s.source_id}
                  for i, s in enumerate(styles)],
-      "style_names": sorted({s["name"] for s in styles if s["name"]}),
-      "artists": sorted({s["artist"] for s in styles if s["artist"]}),
+      "style_names": sorted({s.name for s in styles if s.name}),
+      "artists": sorted({s.artist for s in styles if s.artist}),
   }
 
 
@@ -87,8 +87,8 @@ def check_every_view_accounted(prep, markers: dict, dead: list[dict]) -> None:
     return
   ids = {p["content_id"] for p in problems}
   bad = {shard_of_content[cid] for cid in ids if cid in shard_of_content}  # written
-  bad |= {stg.shard_key(c["split"], c["shard"]) for c in prep.contents  # planned
-          if c["content_id"] in ids}
+  bad |= {stg.shard_key(c.split, c.shard) for c in prep.contents  # planned
+          if c.content_id in ids}
   stale = [stg.done_path(prep.staging, k) for k in sorted(bad)]
   if stale:
     FileSystems.delete([p for p in stale if FileSystems.exists(p)])

@@ -8,7 +8,7 @@ the workers read: one file per shard, so a worker reads just its own contents.
 
 from __future__ import annotations
 
-import dataclasses
+import collections
 import hashlib
 import json
 import logging
@@ -17,7 +17,8 @@ import os
 
 from beam_jobs import output as out
 from beam_jobs import staging as stg
-from pipeline import coco, plan, records, render, sources, tfds_coco, usable_inputs, wikiart
+from pipeline import coco, manifest, plan, records, render, sources, tfds_coco
+from pipeline import usable_inputs, wikiart
 from pipeline.stylizers import StylizerConfigError, from_spec
 import tfrecords_schema as schema
 
@@ -34,8 +35,8 @@ class Prepared:
     self.args, self.fractions = args, fractions
     self.staging = stg.staging_dir(args.output)
     self.stylizer = from_spec(args.stylizer)
-    self.contents: list[dict] = []
-    self.styles: list[dict] = []
+    self.contents: list[manifest.ContentEntry] = []
+    self.styles: list[sources.StyleItem] = []
     self.shards: dict[str, dict] = {}
     self.label_vocabulary: list[dict] = []
     self.tasks: list[dict] = []
@@ -133,37 +134,33 @@ def prepare(args, fractions) -> Prepared:
     prep.stylizer.load()  # a corrupt model fails here, not on every worker
   except StylizerConfigError as e:
     raise fail(str(e))
-  by_id = {c.content_id: c for c in contents}
-  for pc in plan.plan_contents(by_id, args.seed, fractions):
-    entry = dataclasses.asdict(by_id[pc.content_id])
-    entry.update(label_ids=list(entry["label_ids"]),
-                 label_names=list(entry["label_names"]), split=pc.split,
-                 index_in_split=pc.index_in_split)
-    if pc.content_id in located:
-      entry["source_record"] = located[pc.content_id]
-    prep.contents.append(entry)
-  prep.styles = [dataclasses.asdict(s) for s in styles]
+  prep.styles = styles
   if len(styles) < args.styles_per_content:
     logging.warning("only %d style images for --styles_per_content=%d: each content "
                     "gets %d styles", len(styles), args.styles_per_content, len(styles))
-  _plan_shards(prep)
+  _plan_shards(prep, contents, located)
   return prep
 
 
-def _plan_shards(prep: Prepared) -> None:
-  """Shards per split (contiguous blocks of contents) and one task per shard."""
+def _plan_shards(prep: Prepared, contents: list[sources.ContentItem],
+                 located: dict) -> None:
+  """Each content's split and shard (contiguous blocks of a split's contents, in id
+  order) as its manifest entry, and one task per shard."""
   a = prep.args
-  sizes: dict[str, int] = {}
-  for c in prep.contents:
-    sizes[c["split"]] = sizes.get(c["split"], 0) + 1
+  by_id = {c.content_id: c for c in contents}
+  planned = plan.plan_contents(by_id, a.seed, prep.fractions)
+  sizes = collections.Counter(pc.split for pc in planned)
   for split, n in sizes.items():
     num = a.num_shards or math.ceil(n * prep.views_per_content / a.records_per_shard)
     prep.shards[split] = {"contents": n, "num_shards": max(1, min(num, n))}
-  counts: dict[tuple[str, int], int] = {}
-  for c in prep.contents:
-    info = prep.shards[c["split"]]
-    c["shard"] = plan.shard_of(c["index_in_split"], info["contents"], info["num_shards"])
-    counts[c["split"], c["shard"]] = counts.get((c["split"], c["shard"]), 0) + 1
+  counts: dict[tuple[str, int], int] = collections.Counter()
+  for pc in planned:
+    info = prep.shards[pc.split]
+    shard = plan.shard_of(pc.index_in_split, info["contents"], info["num_shards"])
+    prep.contents.append(manifest.ContentEntry.planned(
+        by_id[pc.content_id], split=pc.split, index_in_split=pc.index_in_split,
+        shard=shard, source_record=located.get(pc.content_id)))
+    counts[pc.split, shard] += 1
   tasks = [{"split": split, "shard": shard, "num_shards": prep.shards[split]["num_shards"],
             "contents": n, "views": n * prep.views_per_content,
             "manifest": stg.manifest_path(prep.staging, stg.shard_key(split, shard))}
@@ -193,23 +190,22 @@ def plan_summary(prep: Prepared) -> dict:
   a = prep.args
   digest = lambda rows: hashlib.sha256(  # noqa: E731
       "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows).encode()).hexdigest()
-  planned = ("split", "index_in_split", "shard")  # follow from the flags, not the files
-  listed = [{k: v for k, v in c.items() if k not in planned} for c in prep.contents]
+  listed = [c.listed_json() for c in prep.contents]  # the plan follows from the flags
   return {"flags": {k: v for k, v in sorted(vars(a).items()) if k not in NOT_IN_PLAN},
-          "contents": digest(listed), "styles": digest(prep.styles),
+          "contents": digest(listed),
+          "styles": digest(manifest.style_to_json(s) for s in prep.styles),
           "stylizer_version": prep.stylizer.version,
           "schema_version": schema.SCHEMA_VERSION, "code": code_digest()}
 
 
 def write_manifests(prep: Prepared, tasks: list[dict]) -> None:
   """The styles, and the contents of every shard still to do, one file each."""
-  lines = lambda rows: "".join(  # noqa: E731
-      json.dumps(r, sort_keys=True, ensure_ascii=False) + "\n" for r in rows)
-  out.write_text(stg.manifest_path(prep.staging, "styles"), lines(prep.styles))
+  out.write_text(stg.manifest_path(prep.staging, "styles"),
+                 manifest.to_lines(manifest.style_to_json(s) for s in prep.styles))
   todo = {(t["split"], t["shard"]): t["manifest"] for t in tasks}
   by_shard: dict[tuple[str, int], list[dict]] = {}
   for c in prep.contents:
-    if (c["split"], c["shard"]) in todo:
-      by_shard.setdefault((c["split"], c["shard"]), []).append(c)
+    if (c.split, c.shard) in todo:
+      by_shard.setdefault((c.split, c.shard), []).append(c.to_json())
   for key, rows in by_shard.items():
-    out.write_text(todo[key], lines(rows))
+    out.write_text(todo[key], manifest.to_lines(rows))

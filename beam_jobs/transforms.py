@@ -22,7 +22,7 @@ from apache_beam.utils import shared
 from beam_jobs import output as out
 from beam_jobs import staging as stg
 from beam_jobs.lock import check_fence
-from pipeline import image_io, records, render, style_states
+from pipeline import image_io, manifest, records, render, style_states
 from pipeline.stylizers import from_spec
 import tfrecords_schema as schema
 
@@ -179,7 +179,7 @@ class RenderShardFn(_WithModel):
     def style_of(sid: int):
       entry = styles[sid]
       state = entry["state"] if entry["state"] is not None else self._cache.get(sid)
-      return entry["style"], state
+      return manifest.style_from_json(entry["style"]), state
 
     split, shard = task["split"], task["shard"]
     key = stg.shard_key(split, shard)
@@ -216,7 +216,7 @@ class RenderShardFn(_WithModel):
     progress = _ProgressNote(stg.progress_path(self._staging, key))
     with FileSystems.create(tmp) as raw:
       f = _Hashing(raw)
-      for item in renderer.render(read_manifest(task["manifest"]), pools):
+      for item in renderer.render(manifest.read_contents(task["manifest"]), pools):
         if isinstance(item, dict):
           dead.append(item)
           continue
@@ -245,11 +245,8 @@ class _Hashing:
 
 
 def read_manifest(path: str) -> Iterable[dict]:
-  """A manifest's entries (a shard's contents, or the styles), streamed line by line."""
-  with FileSystems.open(path) as f:
-    for line in f:
-      if line.strip():
-        yield json.loads(line)
+  """A manifest's entries in their JSON form (the styles travel so between steps)."""
+  return manifest.read_rows(path)
 
 
 class _ProgressNote:

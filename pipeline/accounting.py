@@ -13,24 +13,27 @@ import collections
 from typing import Iterable, Mapping, Sequence
 
 from pipeline import plan
+from pipeline.manifest import ContentEntry
+from pipeline.sources import StyleItem
 
 
-def planned_views(contents: Sequence[Mapping], ok_style_ids: Iterable[int], *, seed: int,
+def planned_views(contents: Sequence[ContentEntry], ok_style_ids: Iterable[int], *, seed: int,
                   holdout_fraction: float, k: int,
                   include_original: bool) -> dict[int, int]:
   """content_id -> views the plan gives it, over the styles whose step succeeded."""
   pools = plan.style_pools(ok_style_ids, seed, holdout_fraction)
-  return {c["content_id"]: min(k, len(pools[c["split"]])) + int(include_original)
+  return {c.content_id: min(k, len(pools[c.split])) + int(include_original)
           for c in contents}
 
 
-def usable_style_ids(styles: Sequence[Mapping], dead_letters: Iterable[Mapping]) -> list[int]:
+def usable_style_ids(styles: Sequence[StyleItem],
+                     dead_letters: Iterable[Mapping]) -> list[int]:
   """Ids of the styles whose style step did not fail (the ones the plan deals)."""
   failed = {d["uri"] for d in dead_letters if d["stage"] == "style"}
-  return [s["style_id"] for s in styles if s["uri"] not in failed]
+  return [s.style_id for s in styles if s.uri not in failed]
 
 
-def unaccounted_views(contents: Sequence[Mapping], styles: Sequence[Mapping],
+def unaccounted_views(contents: Sequence[ContentEntry], styles: Sequence[StyleItem],
                       dead_letters: Iterable[Mapping], written: Mapping[int, int], *,
                       seed: int, holdout_fraction: float, k: int,
                       include_original: bool) -> list[dict]:
@@ -48,10 +51,10 @@ def unaccounted_views(contents: Sequence[Mapping], styles: Sequence[Mapping],
                                    if d["stage"] == "stylize")
   problems = []
   for c in contents:
-    cid = c["content_id"]
+    cid = c.content_id
     dead_lettered = views_dead[cid] + (expected[cid] if cid in whole else 0)
     if written.get(cid, 0) + dead_lettered != expected[cid]:
-      problems.append({"content_id": cid, "uri": c["uri"], "planned": expected[cid],
+      problems.append({"content_id": cid, "uri": c.uri, "planned": expected[cid],
                        "written": written.get(cid, 0), "dead_lettered": dead_lettered})
   unknown = set(written) - set(expected)
   problems += [{"content_id": cid, "uri": "", "planned": 0, "written": written[cid],

@@ -25,6 +25,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from pipeline import geometry
+from pipeline.sources import ContentItem
 from tfrecords_schema.fields import (ANNOTATIONS_BOXES, ANNOTATIONS_IMAGE_LEVEL,
                                      ANNOTATIONS_NONE, VISIBLE_MIN)
 
@@ -97,28 +98,28 @@ def _labels(ids: Sequence[int], primary: int, names: Mapping[int, tuple[str, str
           f"{prefix}_supercategory": names[primary][1] if primary in names else ""}
 
 
-def photo_labels(content: Mapping) -> dict:
-  """The photo-level label fields of a content manifest entry."""
-  return {"photo_label_ids": list(content.get("label_ids", [])),
-          "photo_label_names": list(content.get("label_names", [])),
-          "photo_primary_label_id": content.get("primary_label_id", -1),
-          "photo_primary_label": content.get("primary_label", ""),
-          "photo_supercategory": content.get("supercategory", "")}
+def photo_labels(content: ContentItem) -> dict:
+  """The photo-level label fields of a content (a manifest entry, or as listed)."""
+  return {"photo_label_ids": list(content.label_ids),
+          "photo_label_names": list(content.label_names),
+          "photo_primary_label_id": content.primary_label_id,
+          "photo_primary_label": content.primary_label,
+          "photo_supercategory": content.supercategory}
 
 
-def view_fields(content: Mapping, photo_size: tuple[int, int], size: int,
+def view_fields(content: ContentItem, photo_size: tuple[int, int], size: int,
                 policy: str) -> dict:
   """Every label and object field of the records of one content's views.
 
-  content: a manifest entry (label_ids, label_names, label_supercategories, ...,
+  content: a manifest entry or a listed content (label_ids, label_names, label_supercategories, ...,
   `annotations_status`, `objects` as Box.as_list rows, `annotation_frame` (w, h));
   photo_size: the decoded photo's (width, height). A view's labels are among the
   photo's, so the photo's names name them."""
   w, h = photo_size
   out = photo_labels(content)
   out.update(photo_width=w, photo_height=h)
-  status = content.get("annotations_status", ANNOTATIONS_NONE)
-  scale = _frame_scale(content.get("annotation_frame") or (w, h), w, h)
+  status = content.annotations_status
+  scale = _frame_scale(content.annotation_frame or (w, h), w, h)
   if status != ANNOTATIONS_BOXES or scale is None:
     # Image-level labels (a folder name; or boxes that cannot be placed) hold for the
     # view as they hold for the photo; unknown labels stay unknown.
@@ -129,14 +130,13 @@ def view_fields(content: Mapping, photo_size: tuple[int, int], size: int,
                                          else ANNOTATIONS_IMAGE_LEVEL))
     return out
   layout = geometry.square_layout(w, h, size, policy)
-  names = dict(zip(content.get("label_ids", []),
-                   zip(content.get("label_names", []),
-                       content.get("label_supercategories", []))))
+  names = dict(zip(content.label_ids,
+                   zip(content.label_names, content.label_supercategories)))
   objects = {k: [] for k in ("object_annotation_ids", "object_category_ids",
                              "object_iscrowd", "object_xmin", "object_ymin",
                              "object_xmax", "object_ymax", "object_visible_fraction")}
   visible: dict[int, float] = {}
-  for row in content.get("objects", []):
+  for row in content.objects:
     b = Box.from_list(row)
     box, kept = map_box(layout, b.x * scale[0], b.y * scale[1], (b.x + b.w) * scale[0],
                         (b.y + b.h) * scale[1])

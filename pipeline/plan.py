@@ -100,7 +100,8 @@ def assign_styles(index_in_split: int, pool: Sequence[int], k: int) -> list[int]
 
 def views_for(content: PlannedContent, pools: Mapping[str, Sequence[int]], k: int,
               include_original: bool) -> list[tuple[int, int | None]]:
-  """[(view_index, style_id or None for the original)] for one content."""
+  """[(view_index, style_id or None for the original)] for one content (anything with
+  its `split` and `index_in_split`: a PlannedContent or a manifest.ContentEntry)."""
   views: list[tuple[int, int | None]] = [(0, None)] if include_original else []
   styles = assign_styles(content.index_in_split, pools[content.split], k)
   views.extend((j + 1, sid) for j, sid in enumerate(styles))

@@ -43,11 +43,12 @@ def content_source(location: str, coco_annotations: str = "") -> dict:
   return info
 
 
-def style_source(location: str, layout: str, styles: Sequence[Mapping] = ()) -> dict:
+def style_source(location: str, layout: str,
+                 styles: Sequence[sources.StyleItem] = ()) -> dict:
   """The style source; a manifest's root is the one its styles' paths are relative to
   (its folder, or the folder holding every file it lists; wikiart.common_root)."""
   if location.lower().endswith(".csv"):
-    kind, root = "manifest", (wikiart.root_of(styles[0]["uri"], styles[0]["rel_path"])
+    kind, root = "manifest", (wikiart.root_of(styles[0].uri, styles[0].rel_path)
                               if styles else wikiart.manifest_root(location))
   else:
     kind, root = ("wikiart" if layout == "wikiart" else "folder",
@@ -66,16 +67,17 @@ def content_licenses(shard_stats: Iterable[Mapping]) -> list[dict]:
           for (i, name, url), n in sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-def style_licenses(styles: Sequence[Mapping], shard_stats: Iterable[Mapping]) -> list[dict]:
+def style_licenses(styles: Sequence[sources.StyleItem],
+                   shard_stats: Iterable[Mapping]) -> list[dict]:
   """[{name, url, styles, credited}] over the style images used, most common first."""
   used = {int(sid) for s in shard_stats for sid in s.get("style_ids", {})}
   total: collections.Counter = collections.Counter()
   credited: collections.Counter = collections.Counter()
   for st in styles:
-    if st["style_id"] in used:
-      key = (st.get("license", ""), st.get("license_url", ""))
+    if st.style_id in used:
+      key = (st.license, st.license_url)
       total[key] += 1
-      credited[key] += bool(st.get("credit"))
+      credited[key] += bool(st.credit)
   return [{"name": name, "url": url, "styles": n, "credited": credited[name, url]}
           for (name, url), n in sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))]
 
@@ -125,12 +127,11 @@ def citation(content: Mapping, styles: Mapping, stylizer_name: str) -> str:
   return "\n\n".join(p for p in parts if p)
 
 
-def held_out_styles(styles: Sequence[Mapping], ok_style_ids: Iterable[int], seed: int,
-                    fraction: float) -> list[dict]:
+def held_out_styles(styles: Sequence[sources.StyleItem], ok_style_ids: Iterable[int],
+                    seed: int, fraction: float) -> list[dict]:
   """The styles only val/test use (plan.style_pools), with their names, by id."""
   pools = plan.style_pools(ok_style_ids, seed, fraction)
   held = set(pools["val"]) - set(pools["train"])
-  return [{"style_id": s["style_id"], "name": s.get("name", ""),
-           "artist": s.get("artist", ""), "title": s.get("title", ""),
-           "path": s["rel_path"]}
-          for s in sorted(styles, key=lambda s: s["style_id"]) if s["style_id"] in held]
+  return [{"style_id": s.style_id, "name": s.name, "artist": s.artist, "title": s.title,
+           "path": s.rel_path}
+          for s in sorted(styles, key=lambda s: s.style_id) if s.style_id in held]

@@ -1,7 +1,7 @@
 """One view -> one encoded record, and the statistics of a shard's records.
 
-Pure functions of the manifest entries (what the launcher planned for a content and a
-style) and the view's pixels, so the record bytes depend on nothing but the plan and
+Pure functions of the manifest entries (pipeline.manifest: what the launcher planned
+for a content and a style) and the view's pixels, so the record bytes depend on nothing but the plan and
 the model: the same inputs and seed give byte-identical shards on any runner. A shard's
 index rows (tfrecords_schema.index) are read back from the very bytes written.
 """
@@ -15,6 +15,8 @@ from typing import Mapping, Optional
 import numpy as np
 
 from pipeline import annotations, image_io
+from pipeline.manifest import ContentEntry
+from pipeline.sources import StyleItem
 import tfrecords_schema as schema
 from tfrecords_schema import index as record_index
 
@@ -33,8 +35,8 @@ class RecordFormat:
   stylizer_version: str = ""
 
 
-def encode_view(content: Mapping, view_index: int, pixels: np.ndarray,
-                style: Optional[Mapping], strength: float, fmt: RecordFormat,
+def encode_view(content: ContentEntry, view_index: int, pixels: np.ndarray,
+                style: Optional[StyleItem], strength: float, fmt: RecordFormat,
                 labels: Optional[Mapping] = None) -> bytes:
   """uint8 HxWx3 pixels of one view -> a serialized tf.train.Example of the schema.
 
@@ -43,27 +45,26 @@ def encode_view(content: Mapping, view_index: int, pixels: np.ndarray,
   record = {
       "image": image_io.encode_image(pixels, fmt.image_format, fmt.jpeg_quality),
       "image_format": fmt.image_format, "height": int(pixels.shape[0]),
-      "width": int(pixels.shape[1]), "content_id": content["content_id"],
-      "content_path": content["rel_path"], "content_uri": content["uri"],
-      "content_source_url": content.get("source_url", ""),
-      "content_origin_url": content.get("origin_url", ""),
-      "content_license_id": content.get("license_id", -1),
-      "content_license": content.get("license", ""),
-      "content_license_url": content.get("license_url", ""),
+      "width": int(pixels.shape[1]), "content_id": content.content_id,
+      "content_path": content.rel_path, "content_uri": content.uri,
+      "content_source_url": content.source_url,
+      "content_origin_url": content.origin_url,
+      "content_license_id": content.license_id,
+      "content_license": content.license,
+      "content_license_url": content.license_url,
       **(annotations.photo_labels(content) if labels is None else labels),
       "is_original": int(style is None), "view_index": view_index,
-      "split": content["split"],
+      "split": content.split,
   }
   if style is None:
     record.update(stylizer="none")
   else:
-    record.update(style_id=style["style_id"], style_path=style["rel_path"],
-                  style_uri=style["uri"], style_source_url=style.get("source_url", ""),
-                  style_name=style.get("name", ""), style_artist=style.get("artist", ""),
-                  style_genre=style.get("genre", ""), style_title=style.get("title", ""),
-                  style_credit=style.get("credit", ""),
-                  style_license=style.get("license", ""),
-                  style_license_url=style.get("license_url", ""),
+    record.update(style_id=style.style_id, style_path=style.rel_path,
+                  style_uri=style.uri, style_source_url=style.source_url,
+                  style_name=style.name, style_artist=style.artist,
+                  style_genre=style.genre, style_title=style.title,
+                  style_credit=style.credit, style_license=style.license,
+                  style_license_url=style.license_url,
                   stylizer=fmt.stylizer_name, stylizer_version=fmt.stylizer_version,
                   style_strength=float(strength))
   return schema.encode_example(record)
@@ -102,23 +103,22 @@ class ShardStats:
     self._views: collections.Counter = collections.Counter()
     self._geometry: collections.Counter = collections.Counter()
 
-  def add(self, content: Mapping, style: Optional[Mapping], framed_bytes: int,
+  def add(self, content: ContentEntry, style: Optional[StyleItem], framed_bytes: int,
           labels: Optional[Mapping] = None) -> None:
     """labels: the record's label fields; the view's primary label is counted."""
-    cid = content["content_id"]
+    cid = content.content_id
     self.records += 1
     self.bytes += framed_bytes
     self._views[str(cid)] += 1
-    primary = (labels or {}).get("view_primary_label", content.get("primary_label"))
+    primary = (labels or {}).get("view_primary_label", content.primary_label)
     if cid not in self._labels and "object_category_ids" in (labels or {}):
       self._count_geometry(labels)
     self._labels.setdefault(cid, primary or "(unlabelled)")
-    self._licenses.setdefault(cid, (content.get("license_id", -1),
-                                    content.get("license", ""),
-                                    content.get("license_url", "")))
+    self._licenses.setdefault(cid, (content.license_id, content.license,
+                                    content.license_url))
     if style is not None:
-      self._styles[str(style["style_id"])] += 1
-      self._style_names[style.get("name") or "(unnamed)"] += 1
+      self._styles[str(style.style_id)] += 1
+      self._style_names[style.name or "(unnamed)"] += 1
 
   def _count_geometry(self, labels: Mapping) -> None:
     """Once per content with boxes: how its view labels differ from its photo's."""

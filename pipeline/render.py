@@ -21,7 +21,9 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 import numpy as np
 
 from pipeline import annotations, image_io, plan
+from pipeline.manifest import ContentEntry
 from pipeline.records import dead_letter
+from pipeline.sources import StyleItem
 
 Counter = Callable[..., None]
 
@@ -41,21 +43,21 @@ class RenderConfig:
 class View:
   """A finished view: uint8 pixels ready to encode (style None: the original), and
   the label and object fields of its record (annotations.view_fields)."""
-  content: Mapping
+  content: ContentEntry
   view_index: int
-  style: Optional[Mapping]
+  style: Optional[StyleItem]
   pixels: Optional[np.ndarray] = None
   labels: Mapping = dataclasses.field(default_factory=dict)
 
 
-def load_content(content: Mapping, max_pixels: int) -> np.ndarray:
+def load_content(content: ContentEntry, max_pixels: int) -> np.ndarray:
   """The content's photo as uint8 HxWx3, from its file or its source's record."""
-  record = content.get("source_record")
+  record = content.source_record
   if record:  # the image lives inside a source shard (TFDS): read that one record
     from pipeline import tfds_coco
     data = tfds_coco.read_image_at(record["file"], record["offset"])
     return image_io.decode_image(data, max_pixels=max_pixels)
-  return image_io.load_image(content["uri"], max_pixels=max_pixels)
+  return image_io.load_image(content.uri, max_pixels=max_pixels)
 
 
 def _no_count(name: str, n: int = 1) -> None:
@@ -65,33 +67,31 @@ def _no_count(name: str, n: int = 1) -> None:
 class ShardRenderer:
   """Renders shards with one loaded stylizer.
 
-  `style_of(style_id)` returns (style manifest entry, style state); the job backs it
+  `style_of(style_id)` returns (the style's manifest entry, its state); the job backs it
   with the side input and a per-worker cache. `count(name, n)` receives the job's
   counters (contents_read, views_stylized, content_step_calls, ...).
   """
 
-  def __init__(self, stylizer, style_of: Callable[[int], tuple[Mapping, Any]],
+  def __init__(self, stylizer, style_of: Callable[[int], tuple[StyleItem, Any]],
                cfg: RenderConfig, count: Counter = _no_count, lock=None):
     self._stylizer, self._style_of, self._cfg = stylizer, style_of, cfg
     self._count = count
     self._lock = lock or contextlib.nullcontext()
 
-  def render(self, contents: Iterable[Mapping],
+  def render(self, contents: Iterable[ContentEntry],
              pools: Mapping[str, Sequence[int]]) -> Iterator[View | dict]:
     """Yields a View per written view, in shard order, and a dict per dead letter."""
     cfg = self._cfg
     pending: list[View] = []   # finished or queued views, in output order
     batch: list[tuple[View, np.ndarray, Any]] = []  # queued: (view, content px, state)
     for content in contents:
-      planned = plan.PlannedContent(content["content_id"], content["split"],
-                                    content["index_in_split"])
-      views = plan.views_for(planned, pools, cfg.styles_per_content,
+      views = plan.views_for(content, pools, cfg.styles_per_content,
                              cfg.include_original)
       if not any(sid is not None for _, sid in views) and not cfg.include_original:
         self._count("contents_failed")
-        yield dead_letter("content", content["uri"], "no_usable_style",
+        yield dead_letter("content", content.uri, "no_usable_style",
                           "no style image could be used for this content",
-                          content_id=content["content_id"])
+                          content_id=content.content_id)
         continue
       try:
         rgb = load_content(content, cfg.max_pixels)
@@ -101,8 +101,8 @@ class ShardRenderer:
                                          cfg.image_size, cfg.resize_policy)
       except image_io.ImageError as e:
         self._count("contents_failed")
-        yield dead_letter("content", content["uri"], e.reason, str(e),
-                          content_id=content["content_id"])
+        yield dead_letter("content", content.uri, e.reason, str(e),
+                          content_id=content.content_id)
         continue
       self._count("contents_read")
       for view_index, style_id in views:
@@ -156,7 +156,7 @@ class ShardRenderer:
         self._count("views_failed")
         message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         failed.append((view, dead_letter(
-            "stylize", view.content["uri"], "stylize_failed", message,
-            content_id=view.content["content_id"], style_uri=view.style["uri"],
+            "stylize", view.content.uri, "stylize_failed", message,
+            content_id=view.content.content_id, style_uri=view.style.uri,
             view_index=view.view_index)))
     return failed

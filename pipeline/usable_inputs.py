@@ -66,7 +66,7 @@ def probe(items: Sequence, what: str, location: str, *, max_pixels: int, seed: i
       f"({_reasons(failed)}; e.g. {example}); nothing was started")
 
 
-def nothing_useful(contents: Sequence[Mapping], styles: Sequence[Mapping],
+def nothing_useful(contents: Sequence, styles: Sequence,
                    dead_letters: Iterable[Mapping], shard_stats: Iterable[Mapping],
                    dead_letter_file: str) -> str | None:
   """Why a finished run must not be published, or None when it may be.

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from pipeline import annotations, image_io
+from pipeline.sources import ContentItem
 from tfrecords_schema.fields import (ANNOTATIONS_BOXES, ANNOTATIONS_IMAGE_LEVEL,
                                      ANNOTATIONS_NONE, VISIBLE_MIN)
 
@@ -77,12 +78,13 @@ def _content(objects, frame=(400, 200), status=ANNOTATIONS_BOXES):
   for o in objects:
     area[o[1]] = area.get(o[1], 0) + o[7]
   primary = min(area, key=lambda c: (-area[c], c)) if area else -1
-  return {"label_ids": ids, "label_names": [names[i][0] for i in ids],
-          "label_supercategories": [names[i][1] for i in ids],
-          "primary_label_id": primary,
-          "primary_label": names[primary][0] if primary >= 0 else "",
-          "supercategory": names[primary][1] if primary >= 0 else "",
-          "annotations_status": status, "objects": objects, "annotation_frame": frame}
+  return ContentItem(
+      1, "photo.jpg", "photo.jpg", label_ids=tuple(ids),
+      label_names=tuple(names[i][0] for i in ids),
+      label_supercategories=tuple(names[i][1] for i in ids), primary_label_id=primary,
+      primary_label=names[primary][0] if primary >= 0 else "",
+      supercategory=names[primary][1] if primary >= 0 else "",
+      annotations_status=status, objects=tuple(objects), annotation_frame=frame)
 
 
 def test_an_object_cropped_out_leaves_the_view_labels_and_the_primary():
@@ -123,13 +125,15 @@ def test_annotated_without_objects_differs_from_unknown():
   empty = annotations.view_fields(_content([]), (400, 200), 64, "center_crop")
   assert empty["annotations_status"] == ANNOTATIONS_BOXES
   assert empty["object_category_ids"] == [] and empty["view_label_ids"] == []
-  unknown = annotations.view_fields({}, (400, 200), 64, "center_crop")
+  unknown = annotations.view_fields(ContentItem(1, "photo.jpg", "photo.jpg"), (400, 200),
+                                    64, "center_crop")
   assert unknown["annotations_status"] == ANNOTATIONS_NONE
   assert "object_category_ids" not in unknown and unknown["view_primary_label_id"] == -1
-  folder = annotations.view_fields({"label_ids": [3], "label_names": ["cat"],
-                                    "primary_label_id": 3, "primary_label": "cat",
-                                    "annotations_status": ANNOTATIONS_IMAGE_LEVEL},
-                                   (400, 200), 64, "center_crop")
+  folder = annotations.view_fields(
+      ContentItem(1, "cat/1.jpg", "cat/1.jpg", label_ids=(3,), label_names=("cat",),
+                  primary_label_id=3, primary_label="cat",
+                  annotations_status=ANNOTATIONS_IMAGE_LEVEL),
+      (400, 200), 64, "center_crop")
   assert folder["annotations_status"] == ANNOTATIONS_IMAGE_LEVEL
   assert folder["view_label_ids"] == [3] and folder["view_primary_label"] == "cat"
 

@@ -1,6 +1,7 @@
 """Licence summaries say what the sources state, and nothing they do not."""
 
 from pipeline import plan, provenance
+from pipeline.sources import StyleItem
 
 BY_NC_ND = {"id": 3, "name": "Attribution-NonCommercial-NoDerivs License",
             "url": "http://creativecommons.org/licenses/by-nc-nd/2.0/"}
@@ -20,9 +21,10 @@ def test_licences_are_counted_over_shards_and_notes_follow_them():
   assert [(c["name"], c["contents"]) for c in contents] == [
       (BY_NC_ND["name"], 5), (BY["name"], 1)]
   styles = provenance.style_licenses(
-      [dict(CC0, style_id=1, credit="Monet, 1906", license=CC0["name"],
-            license_url=CC0["url"]),
-       {"style_id": 2, "credit": ""}, {"style_id": 3, "license": "unused"}], stats)
+      [StyleItem(1, "1.jpg", "1.jpg", credit="Monet, 1906", license=CC0["name"],
+                 license_url=CC0["url"]),
+       StyleItem(2, "2.jpg", "2.jpg", credit=""),
+       StyleItem(3, "3.jpg", "3.jpg", license="unused")], stats)
   assert styles == [{"name": "", "url": "", "styles": 1, "credited": 0},
                     {"name": "CC0 1.0", "url": CC0["url"], "styles": 1, "credited": 1}]
   notes = provenance.licence_notes(contents, styles)
@@ -57,7 +59,7 @@ def test_citations_follow_the_sources_and_the_model():
 
 
 def test_held_out_styles_are_the_plans():
-  styles = [{"style_id": i, "name": f"s{i}", "rel_path": f"{i}.jpg"} for i in range(10)]
+  styles = [StyleItem(i, f"/s/{i}.jpg", f"{i}.jpg", name=f"s{i}") for i in range(10)]
   held = provenance.held_out_styles(styles, range(10), seed=3, fraction=0.3)
   pools = plan.style_pools(range(10), 3, 0.3)
   assert {h["style_id"] for h in held} == set(pools["test"]) == (

@@ -265,7 +265,7 @@ def test_views_lost_without_a_trace_fail_the_job_with_no_output(
 
   def losing_render(self, contents, pools):
     for item in real_render(self, contents, pools):
-      if (not isinstance(item, dict) and item.content["uri"].endswith("photo_002.jpg")
+      if (not isinstance(item, dict) and item.content.uri.endswith("photo_002.jpg")
           and item.view_index == 1):
         continue  # dropped: neither written nor dead-lettered
       yield item
