@@ -1,30 +1,27 @@
-"""Finish: gather what the shard tasks wrote, check it all adds up, publish.
+"""Finish: publish what the shard tasks wrote, read top to bottom in `publish`.
 
-The shards' done markers (stats and dead letters, from this run and any earlier one
-resumed), their index fragments and the style step's results are the whole record of
-the run. Before anything is published, every planned view must be written or
-dead-lettered; then the folder's self-description (record index, metadata, TFDS files,
-SCHEMA.md, croissant.json, dataset card) is written and the staging folder is moved
-into place in one step.
+Check, describe, commit. The shards' done markers (stats and dead letters, from this
+run and any earlier one resumed), their index fragments and the style step's results
+are the whole record of the run. Before anything is published, every planned view
+must be written or dead-lettered and at least one stylized view written
+(pipeline.usable_inputs); then `describe` writes the folder's self-description (record
+index, TFDS files, metadata, SCHEMA.md, croissant.json, dataset card), and
+`output.commit` moves the staging folder into place.
 """
 
 from __future__ import annotations
 
 import collections
-import hashlib
 import json
-import os
-import tempfile
-import time
 
 from apache_beam.io.filesystems import FileSystems
 
-from beam_jobs import card
+from beam_jobs import describe
 from beam_jobs import output as out
 from beam_jobs import staging as stg
-from pipeline import accounting, provenance, usable_inputs
+from pipeline import accounting, usable_inputs
 import tfrecords_schema as schema
-from tfrecords_schema import croissant, index as record_index, integrity, schema_doc
+from tfrecords_schema import integrity
 
 
 class UnaccountedViewsError(RuntimeError):
@@ -33,22 +30,6 @@ class UnaccountedViewsError(RuntimeError):
 
 class NothingToPublishError(RuntimeError):
   """The run wrote no stylized view (pipeline.usable_inputs: the rule)."""
-
-
-def vocabularies(prep) -> dict:
-  """Content labels, styles, style names and artists, each with a stable dense index
-  (position in a sorted list), so a classifier's outputs map back to names."""
-  styles = sorted(prep.styles, key=lambda s: s.style_id)
-  return {
-      "content_labels": prep.label_vocabulary,
-      "styles": [{"index": i, "style_id": s.style_id, "path": s.rel_path,
-                  "name": s.name, "artist": s.artist, "genre": s.genre,
-                  "title": s.title, "credit": s.credit, "license": s.license,
-                  "source_url": s.source_url, "source_id": s.source_id}
-                 for i, s in enumerate(styles)],
-      "style_names": sorted({s.name for s in styles if s.name}),
-      "artists": sorted({s.artist for s in styles if s.artist}),
-  }
 
 
 def gather(staging: str) -> tuple[dict[str, dict], list[dict]]:
@@ -113,109 +94,45 @@ def fill_shard_sums(staging: str, markers: dict) -> None:
       m["stats"]["sha256"] = integrity.file_sha256(FileSystems.join(staging, m["file"]))
 
 
-def write_index(prep, markers: dict) -> dict:
-  """index.parquet from the shards' fragments, in shard-file order; its summary."""
-  fragments = []
+def check_index_fragments(prep, markers: dict) -> None:
+  """Every finished shard has its rows of the record index (written before its done
+  marker, so a missing one means the folder was tampered with)."""
   for key, m in sorted(markers.items(), key=lambda kv: kv[1]["file"]):
-    path = stg.index_path(prep.staging, key)
-    if not FileSystems.exists(path):  # written before the marker: only if tampered with
+    if not FileSystems.exists(stg.index_path(prep.staging, key)):
       FileSystems.delete([stg.done_path(prep.staging, key)])
       raise UnaccountedViewsError(f"shard {m['file']} has no index fragment; rerun the "
                                   "same command to render it again")
-    fragments.append(path)
-  groups = ([json.loads(line) for line in out.read_text(p).splitlines() if line]
-            for p in fragments)  # one shard's rows at a time
-  digest = hashlib.sha256()
-  with tempfile.TemporaryDirectory() as tmp:  # Parquet wants a seekable local file
-    local = os.path.join(tmp, record_index.INDEX_FILENAME)
-    with open(local, "wb") as f:
-      rows = record_index.write_index(groups, f)
-    with open(local, "rb") as src, FileSystems.create(FileSystems.join(
-        prep.staging, record_index.INDEX_FILENAME)) as dst:
-      for chunk in iter(lambda: src.read(1 << 20), b""):
-        digest.update(chunk)
-        dst.write(chunk)
-  return {"file": record_index.INDEX_FILENAME, "rows": rows,
-          "sha256": digest.hexdigest()}
 
 
-def describe_sources(prep, stats: list[dict], dead: list[dict]) -> dict:
-  """The metadata's sources, licences, citation and held-out styles."""
-  a = prep.args
-  content = provenance.content_source(a.content, a.coco_annotations)
-  styles = provenance.style_source(a.styles, a.styles_layout, prep.styles)
-  content["licenses"] = provenance.content_licenses(stats)
-  styles["licenses"] = provenance.style_licenses(prep.styles, stats)
-  ok = accounting.usable_style_ids(prep.styles, dead)
-  return {
-      "sources": {"content": content, "styles": styles},
-      "held_out_styles": provenance.held_out_styles(prep.styles, ok, a.seed,
-                                                    a.holdout_style_fraction),
-      "citation": provenance.citation(content, styles, prep.stylizer.name),
-      "license_notes": provenance.licence_notes(content["licenses"], styles["licenses"]),
-      "redistribution": provenance.redistribution_text(content["licenses"],
-                                                       styles["licenses"]),
-  }
+def write_dead_letters(staging: str, dead: list[dict]) -> tuple[str, list[str]]:
+  """dead_letter.jsonl, sorted; (its path, its lines)."""
+  lines = sorted(json.dumps(d, sort_keys=True, ensure_ascii=False) for d in dead)
+  path = f"{staging}/{schema.DEAD_LETTER_FILENAME}"
+  out.write_text(path, "".join(line + "\n" for line in lines))
+  return path, lines
 
 
 def publish(prep, counters: dict, argv: list[str], before_commit=None,
             timings: dict | None = None) -> dict:
-  """Checks, writes the self-description and card, commits. Returns the run's summary.
-  `before_commit()` runs just before the output moves (the lock's heartbeat stops)."""
-  a = prep.args
+  """Checks, describes, commits; returns the run's summary. `before_commit()` runs
+  just before the output moves (the lock's heartbeat stops)."""
+  # Check: every planned view is written or dead-lettered, and something useful was.
   markers, dead = gather(prep.staging)
   check_every_view_accounted(prep, markers, dead)
   fill_shard_sums(prep.staging, markers)
   stats = [m["stats"] for _, m in sorted(markers.items())]
-  dead_lines = sorted(json.dumps(d, sort_keys=True, ensure_ascii=False) for d in dead)
-  dead_file = f"{prep.staging}/{schema.DEAD_LETTER_FILENAME}"
-  out.write_text(dead_file, "".join(line + "\n" for line in dead_lines))
+  dead_file, dead_lines = write_dead_letters(prep.staging, dead)
   why = usable_inputs.nothing_useful(prep.contents, prep.styles, dead, stats, dead_file)
   if why:  # the dead letters stay in staging for the user to read
     stg.forget_plan(prep.staging)
     raise NothingToPublishError(why)
-  described = describe_sources(prep, stats, dead)
-  src = described["sources"]
-  description = (f"{src['content']['name'] or 'Photos'} from {src['content']['root']} "
-                 f"rendered in {a.styles_per_content} styles from "
-                 f"{src['styles']['root']} by {prep.stylizer.version} (record schema "
-                 f"v{schema.SCHEMA_VERSION}: SCHEMA.md in this folder).")
-  metadata = {
-      "schema_version": schema.SCHEMA_VERSION, "dataset_name": a.dataset_name,
-      "description": description,
-      "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-      "created_by": "beam_jobs.stylize", "command": " ".join(argv),
-      "inputs": {"content": a.content, "styles": a.styles,
-                 "contents_listed": len(prep.contents), "styles_listed": len(prep.styles)},
-      "stylizer": {"spec": a.stylizer, "name": prep.stylizer.name,
-                   "version": prep.stylizer.version, **prep.stylizer.identity()},
-      "plan": {"styles_per_content": a.styles_per_content,
-               "include_original": a.include_original, "seed": a.seed,
-               "split_fractions": list(prep.fractions),
-               "holdout_style_fraction": a.holdout_style_fraction,
-               "style_strength": a.style_strength},
-      "image": {"size": a.image_size, "format": a.image_format,
-                "jpeg_quality": a.jpeg_quality, "resize_policy": a.resize_policy},
-      "layout": "Each shard holds a contiguous block of one split's contents in "
-                "content_id order; the records of one content are adjacent, in "
-                "ascending view_index.",
-      "dead_letters": len(dead), "counters": counters, "timings": timings or {},
-      "vocabularies": vocabularies(prep), "index": write_index(prep, markers),
-      **described,
-  }
-  metadata = out.finalize(prep.staging, name=a.dataset_name,
-                          image_format=a.image_format, shards=prep.shards,
-                          shard_stats=stats, description=description, metadata=metadata)
-  schema_md = schema_doc.schema_markdown(metadata)
-  out.write_text(FileSystems.join(prep.staging, croissant.SCHEMA_FILENAME), schema_md)
-  doc = croissant.croissant_json(
-      metadata, index_sha256=metadata["index"]["sha256"],
-      schema_sha256=hashlib.sha256(schema_md.encode("utf-8")).hexdigest())
-  out.write_text(FileSystems.join(prep.staging, croissant.CROISSANT_FILENAME),
-                 json.dumps(doc, indent=2, ensure_ascii=False))
-  card.write_card(prep.staging, metadata, stats, dead_lines)
+  check_index_fragments(prep, markers)
+  # Describe: every file by which the folder explains itself.
+  metadata = describe.write_all(prep, markers, stats, dead, dead_lines, counters, argv,
+                                timings)
+  # Commit: the staging folder becomes the output, in one step where it can.
   if before_commit:
     before_commit()
-  out.commit(prep.staging, a.output, overwrite=a.overwrite,
+  out.commit(prep.staging, prep.args.output, overwrite=prep.args.overwrite,
              keep_out=stg.WORK)  # lock, manifests, markers: not for readers
   return {"splits": metadata["splits"], "dead_letters": len(dead), "counters": counters}

@@ -1,22 +1,19 @@
-"""The output folder's life cycle: refuse or replace, stage, finalize, commit.
+"""The output folder's life cycle: refuse or replace, stage, commit, clean up.
 
 The job writes everything into a staging folder beside the output and moves it into
 place only after the pipeline succeeded and the metadata is written, so a reader never
-sees a half-written dataset or a mix of two runs.
+sees a half-written dataset or a mix of two runs. What goes into the folder is
+`finish`'s and `describe`'s business; this module only moves and removes it.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-from typing import Mapping
 
 from apache_beam.io.filesystems import FileSystems
 
 from beam_jobs import remote
-import tfrecords_schema as schema
-from tfrecords_schema import integrity
 
 remote.anonymous_on_emulator()  # the launcher and every worker do their I/O through here
 
@@ -113,45 +110,3 @@ def commit(staging: str, output: str, *, overwrite: bool, keep_out: str = "_work
     FileSystems.delete(stale)
   delete_tree(staging)
 
-
-def finalize(staging: str, *, name: str, image_format: str, shards: Mapping[str, dict],
-             shard_stats: list[dict], description: str, metadata: dict) -> dict:
-  """Fills missing (empty) shards and writes the TFDS and our metadata files; the
-  metadata's citation and redistribution text go into dataset_info.json too.
-
-  Returns the metadata as written (with the per-split summary).
-  """
-  by_split: dict[str, dict] = {}
-  for split, info in shards.items():
-    n = info["num_shards"]
-    lengths, sizes, contents = [0] * n, [0] * n, 0
-    sums = [integrity.EMPTY_SHA256] * n  # a shard left empty is an empty file
-    for s in shard_stats:
-      if s["split"] == split:
-        lengths[s["shard"]], sizes[s["shard"]] = s["records"], s["bytes"]
-        sums[s["shard"]] = s["sha256"]
-        contents += s["contents"]
-    for shard in range(n):  # a shard whose every content failed still must exist
-      path = FileSystems.join(staging, schema.shard_filename(name, split, shard, n))
-      if lengths[shard] == 0 and not FileSystems.exists(path):
-        write_text(path, "")
-    by_split[split] = {"records": sum(lengths), "contents": contents, "shards": n,
-                       "bytes": sum(sizes), "shard_lengths": lengths,
-                       "shard_sha256": sums}
-  splits = {s: v for s, v in by_split.items() if v["records"] > 0}
-  files = schema.tfds_metadata_json(
-      name=name, description=description, image_format=image_format,
-      splits={s: (v["shard_lengths"], v["bytes"]) for s, v in splits.items()},
-      citation=metadata.get("citation", ""),
-      redistribution=metadata.get("redistribution", ""))
-  for split, v in by_split.items():  # TFDS knows only non-empty splits
-    if v["records"] == 0:
-      for shard in range(v["shards"]):
-        FileSystems.delete([FileSystems.join(
-            staging, schema.shard_filename(name, split, shard, v["shards"]))])
-  for filename, text in files.items():
-    write_text(FileSystems.join(staging, filename), text)
-  metadata = dict(metadata, splits=splits)
-  write_text(FileSystems.join(staging, schema.METADATA_FILENAME),
-             json.dumps(metadata, indent=2, sort_keys=True))
-  return metadata

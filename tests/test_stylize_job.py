@@ -299,16 +299,16 @@ def test_rerun_replaces_the_dataset_whole_and_a_failed_run_changes_nothing(
   check_dataset(out, 6, 2, original=False)
   before = shard_bytes(out)
 
-  def broken_finalize(*args, **kwargs):
+  def broken_tfds_files(*args, **kwargs):
     raise RuntimeError("disk full (injected)")
-  from beam_jobs import output
-  real_finalize = output.finalize
-  monkeypatch.setattr(output, "finalize", broken_finalize)
+  from beam_jobs import describe
+  real_tfds_files = describe.write_tfds_files
+  monkeypatch.setattr(describe, "write_tfds_files", broken_tfds_files)
   with pytest.raises(RuntimeError, match="injected"):
     stylize.run(base + ["--num_shards=1", "--overwrite"])
   assert shard_bytes(out) == before  # the old dataset is untouched
   assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.incomplete"]
-  monkeypatch.setattr(output, "finalize", real_finalize)
+  monkeypatch.setattr(describe, "write_tfds_files", real_tfds_files)
   summary = stylize.run(base + ["--num_shards=1", "--overwrite"])
   assert summary["shards_resumed"] == 1 and summary["counters"].get("records_written", 0) == 0
   assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging left behind
