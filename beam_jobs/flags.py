@@ -1,7 +1,9 @@
 """The stylize job's command line: its flags and their checks.
 
 Every check here runs before any input is listed or any model loaded, so a wrong flag
-fails at once with one message.
+fails at once with one message: a `UsageError`, which the entry point
+(`stylize.run`) turns into `error: MESSAGE` and exit status 1. Library code raises it
+instead of exiting, so a caller (a test, a notebook) can catch it like any error.
 """
 
 from __future__ import annotations
@@ -101,8 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
   return p
 
 
-def fail(message: str) -> SystemExit:
-  return SystemExit(f"error: {message}")
+class UsageError(ValueError):
+  """A flag, path or input that cannot work, found before any work started."""
 
 
 def validate_args(args) -> tuple[float, float, float]:
@@ -125,11 +127,11 @@ def validate_args(args) -> tuple[float, float, float]:
   ]
   for ok, message in checks:
     if not ok:
-      raise fail(message)
+      raise UsageError(message)
   try:
     return plan.parse_fractions(args.split_fractions)
   except ValueError as e:
-    raise fail(str(e))
+    raise UsageError(str(e)) from e
 
 
 def check_paths_for_runner(args, remote: bool) -> None:
@@ -147,5 +149,5 @@ def check_paths_for_runner(args, remote: bool) -> None:
     named.append(("--stylizer", model.split("?")[0]))
   local = [f"{flag}={path!r}" for flag, path in named if "://" not in path]
   if local:
-    raise fail(f"with a remote runner the workers cannot read this machine's files: "
+    raise UsageError(f"with a remote runner the workers cannot read this machine's files: "
                f"{', '.join(local)} must be on shared storage (gs://...)")

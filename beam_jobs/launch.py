@@ -22,7 +22,7 @@ from pipeline import usable_inputs, wikiart
 from pipeline.stylizers import StylizerConfigError, from_spec
 import tfrecords_schema as schema
 
-from beam_jobs.flags import fail
+from beam_jobs.flags import UsageError
 
 #: Flags that do not change what the job writes (left out of the plan's fingerprint).
 NOT_IN_PLAN = {"overwrite", "verbose", "output"}
@@ -118,7 +118,7 @@ def probe_inputs(args, contents, styles) -> None:
 
 
 def prepare(args, fractions) -> Prepared:
-  """Fail-fast checks and the launch-time plan. Raises SystemExit with one message."""
+  """Fail-fast checks and the launch-time plan. Raises UsageError with one message."""
   try:
     prep = Prepared(args, fractions)
     prep.stylizer.validate()
@@ -129,11 +129,11 @@ def prepare(args, fractions) -> Prepared:
       contents = sorted(contents, key=lambda c: c.content_id)[:args.max_contents]
     probe_inputs(args, contents, styles)
   except (StylizerConfigError, sources.SourceError, out.OutputError) as e:
-    raise fail(str(e))
+    raise UsageError(str(e)) from e
   try:
     prep.stylizer.load()  # a corrupt model fails here, not on every worker
   except StylizerConfigError as e:
-    raise fail(str(e))
+    raise UsageError(str(e)) from e
   prep.styles = styles
   if len(styles) < args.styles_per_content:
     logging.warning("only %d style images for --styles_per_content=%d: each content "

@@ -27,6 +27,7 @@ dead_letter.jsonl (one line per input that failed, with its reason).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -104,9 +105,9 @@ def _acquire(lock: Lock, staging: str, con) -> None:
   try:
     lock.acquire()
   except JobLockedError as e:
-    raise flags.fail(str(e))
+    raise flags.UsageError(str(e)) from e
   except Exception as e:  # unwritable or mistyped --output, no bucket permission
-    raise flags.fail(f"cannot write the staging folder {staging} beside --output: "
+    raise flags.UsageError(f"cannot write the staging folder {staging} beside --output: "
                      f"{_first_line(e)}")
   if lock.taken_over:
     held = lock.taken_over
@@ -126,7 +127,7 @@ def _check_runner(args, options) -> None:
     remote.check_code_shipped(options)
     remote.check_job_endpoint(options)
   except (ValueError, ConnectionError) as e:
-    raise flags.fail(str(e))
+    raise flags.UsageError(str(e)) from e
 
 
 def _failed(e: BaseException, args, staging: str, kept: int, total: int) -> str:
@@ -178,14 +179,14 @@ def _run(args, fractions, options, argv, test_pipeline, con):
     if prep is None:  # failed before planning: nothing of ours to keep
       if out.existing_files(staging) == []:
         out.delete_tree(staging)
-      if not isinstance(e, (SystemExit, KeyboardInterrupt)):
+      if not isinstance(e, (flags.UsageError, SystemExit, KeyboardInterrupt)):
         logging.error("the job failed before planning", exc_info=True)
         con.say(f"stylize: the job failed before any work ({_first_line(e)})")
       raise
     if isinstance(e, finish.NothingToPublishError):  # the input, not the run: one line
       con.say(f"stylize: error: {e}; nothing was published to {args.output}; fix the "
               "input and run the same command again")
-      raise SystemExit(1) from e
+      raise
     kept = len(stg.finished_shards(staging)) if out.existing_files(staging) else 0
     logging.error("the job failed", exc_info=True)
     con.say(_failed(e, args, staging, kept, len(prep.tasks)))
@@ -196,14 +197,29 @@ def _run(args, fractions, options, argv, test_pipeline, con):
   return summary
 
 
+@contextlib.contextmanager
+def _exits():
+  """The entry point's exits for errors already said in one line: a wrong flag, path
+  or input (flags.UsageError, before any work) exits with `error: MESSAGE`; a run with
+  nothing to publish (said by `_run`) with status 1."""
+  try:
+    yield
+  except flags.UsageError as e:
+    raise SystemExit(f"error: {e}") from e
+  except finish.NothingToPublishError as e:
+    raise SystemExit(1) from e
+
+
 def run(argv=None, test_pipeline=None) -> dict:
   """Runs the job; returns its summary (splits, dead letters, counters, seconds)."""
   argv = list(sys.argv[1:] if argv is None else argv)
   args, beam_args = flags.build_parser().parse_known_args(argv)
-  fractions = flags.validate_args(args)
+  with _exits():
+    fractions = flags.validate_args(args)
   options = local_runner.pipeline_options(beam_args)
   with console.Console(args.verbose) as con:
-    summary = _run(args, fractions, options, argv, test_pipeline, con)
+    with _exits():  # inside the console: these errors have no log to show
+      summary = _run(args, fractions, options, argv, test_pipeline, con)
     c, splits = summary["counters"], summary["splits"]
     records = sum(v["records"] for v in splits.values())
     per_split = ", ".join(f"{k}: {v['records']:,}" for k, v in splits.items())
