@@ -174,36 +174,52 @@ def _kill_workers() -> None:
       os.kill(pid, 9)
 
 
+def _wait_polling(name: str, work, check, stop):
+  """Runs `work()` in a daemon thread named `name` and returns its result, polling
+  twice a second: `check(thread)` returns an error when the job must stop (a stall, a
+  dead worker), which is raised after `stop(error)`. Ctrl-C calls `stop(None)`. The
+  thread's own error is re-raised here, in the caller's thread."""
+  box: dict = {}
+
+  def target():
+    try:
+      box["result"] = work()
+    except BaseException as e:  # re-raised in the caller's thread
+      box["error"] = e
+
+  thread = threading.Thread(target=target, name=name, daemon=True)
+  try:
+    thread.start()
+    while thread.is_alive():
+      thread.join(timeout=0.5)
+      error = check(thread) if thread.is_alive() else None
+      if error is not None:
+        stop(error)
+        raise error
+  except KeyboardInterrupt:
+    stop(None)
+    raise
+  if "error" in box:
+    raise box["error"]
+  return box["result"]
+
+
 def _wait_remote(p, on_started, stalled):
   """A remote runner returns once the job is submitted; its wait runs in a thread so
   that this one can cancel a stalled job (Beam's own wait has no such exit)."""
   result = p.run()
   if on_started:
     on_started(result)
-  box: dict = {}
 
-  def target():
-    try:
-      result.wait_until_finish()
-    except BaseException as e:  # re-raised in the caller's thread
-      box["error"] = e
+  def check(_):
+    why = stalled() if stalled else None
+    return JobStalledError(why) if why else None
 
-  waiter = threading.Thread(target=target, name="wait-for-job", daemon=True)
-  try:
-    waiter.start()
-    while waiter.is_alive():
-      waiter.join(timeout=0.5)
-      why = stalled() if stalled and waiter.is_alive() else None
-      if why:
-        with contextlib.suppress(Exception):
-          result.cancel()
-        raise JobStalledError(why)
-  except KeyboardInterrupt:
+  def cancel(_):
     with contextlib.suppress(Exception):
       result.cancel()
-    raise
-  if "error" in box:
-    raise box["error"]
+
+  _wait_polling("wait-for-job", result.wait_until_finish, check, cancel)
   return result
 
 
@@ -221,36 +237,32 @@ def run_and_wait(p, options: PipelineOptions, on_started=None, stalled=None):
   """
   if not _is_local_multi(options):
     return _wait_remote(p, on_started, stalled)
-  box: dict = {}
 
-  def target():
-    try:
-      box["result"] = p.run()
-      box["result"].wait_until_finish()
-    except BaseException as e:  # re-raised in the caller's thread
-      box["error"] = e
+  def run():
+    result = p.run()
+    result.wait_until_finish()
+    return result
 
-  runner = threading.Thread(target=target, name="pipeline", daemon=True)
   with _DeathWatch() as watch:
-    try:
-      runner.start()
-      while runner.is_alive():
-        runner.join(timeout=0.5)
-        why = stalled() if stalled and runner.is_alive() else None
-        if watch.died.is_set() and runner.is_alive():
-          runner.join(timeout=5.0)  # the runner may still notice and fail by itself
-          if runner.is_alive():
-            why = (f"a worker process died ({watch.why[0]}); the local runner cannot "
-                   "redo its work")
-        if why and runner.is_alive():
-          _kill_workers()
-          watch.abandon()
-          raise (WorkerDiedError(why) if watch.died.is_set() else JobStalledError(why))
-    except KeyboardInterrupt:  # else the workers finish their bundles on their own
+
+    def check(runner):
+      why = stalled() if stalled else None
+      if watch.died.is_set():
+        runner.join(timeout=5.0)  # the runner may still notice and fail by itself
+        if not runner.is_alive():
+          return None
+        why = (f"a worker process died ({watch.why[0]}); the local runner cannot "
+               "redo its work")
+      if not why:
+        return None
+      return WorkerDiedError(why) if watch.died.is_set() else JobStalledError(why)
+
+    def stop(error):  # on Ctrl-C too: else the workers finish their bundles on their own
       _kill_workers()
-      raise
-  if "error" in box:
-    raise box["error"]
+      if error is not None:
+        watch.abandon()
+
+    result = _wait_polling("pipeline", run, check, stop)
   if on_started:
-    on_started(box["result"])
-  return box["result"]
+    on_started(result)
+  return result
