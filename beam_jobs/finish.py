@@ -105,7 +105,8 @@ def check_index_fragments(prep, markers: dict) -> None:
 
 
 def write_dead_letters(staging: str, dead: list[dict]) -> tuple[str, list[str]]:
-  """dead_letter.jsonl, sorted; (its path, its lines)."""
+  """dead_letter.jsonl, sorted; (its path, its lines). Written while checking, not
+  describing: a run refused for having nothing to publish leaves it for the user."""
   lines = sorted(json.dumps(d, sort_keys=True, ensure_ascii=False) for d in dead)
   path = f"{staging}/{schema.DEAD_LETTER_FILENAME}"
   out.write_text(path, "".join(line + "\n" for line in lines))
