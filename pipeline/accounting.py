@@ -17,8 +17,8 @@ from pipeline.manifest import ContentEntry
 from pipeline.sources import StyleItem
 
 
-def planned_views(contents: Sequence[ContentEntry], ok_style_ids: Iterable[int], *, seed: int,
-                  holdout_fraction: float, k: int,
+def planned_views(contents: Sequence[ContentEntry], ok_style_ids: Iterable[int], *,
+                  seed: int, holdout_fraction: float, k: int,
                   include_original: bool) -> dict[int, int]:
   """content_id -> views the plan gives it, over the styles whose step succeeded."""
   pools = plan.style_pools(ok_style_ids, seed, holdout_fraction)

@@ -1,9 +1,10 @@
 """One view -> one encoded record, and the statistics of a shard's records.
 
 Pure functions of the manifest entries (pipeline.manifest: what the launcher planned
-for a content and a style) and the view's pixels, so the record bytes depend on nothing but the plan and
-the model: the same inputs and seed give byte-identical shards on any runner. A shard's
-index rows (tfrecords_schema.index) are read back from the very bytes written.
+for a content and a style) and the view's pixels, so the record bytes depend on nothing
+but the plan and the model: the same inputs and seed give byte-identical shards on any
+runner. A shard's index rows (tfrecords_schema.index) are read back from the very bytes
+written.
 """
 
 from __future__ import annotations

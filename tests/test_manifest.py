@@ -32,12 +32,13 @@ def test_an_entry_written_before_the_type_reads_back_and_writes_the_same_bytes()
 
 
 def test_a_planned_entry_round_trips_through_its_line(tmp_path):
+  box = [1, 3, 0, 0.1, 0.2, 0.3, 0.4, 2.0]
   item = ContentItem(5, "tfds://coco/2017/train/5", "été/5.jpg", label_ids=(3,),
                      label_names=("chat",), primary_label_id=3, primary_label="chat",
-                     annotation_frame=(1, 1), objects=([1, 3, 0, 0.1, 0.2, 0.3, 0.4, 2.0],))
+                     annotation_frame=(1, 1), objects=(box,))
+  record = {"file": "coco-train.tfrecord-00000-of-00001", "offset": 1234}
   entry = ContentEntry.planned(item, split="train", index_in_split=7, shard=1,
-                               source_record={"file": "coco-train.tfrecord-00000-of-00001",
-                                              "offset": 1234})
+                               source_record=record)
   assert isinstance(entry, ContentItem) and entry.rel_path == "été/5.jpg"
   path = tmp_path / "train-00001.jsonl"
   path.write_text(manifest.to_lines([entry.to_json()]), encoding="utf-8")
