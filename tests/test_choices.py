@@ -3,6 +3,7 @@ value, given as a flag or in a config file, fails before `import tensorflow`, in
 line naming the flag and its valid values."""
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -78,13 +79,15 @@ def test_every_wrong_choice_fails_before_tensorflow_naming_the_flag():
                          "resnet50 (got 'resnet')\n"), proc.stderr[-2000:]
 
 
-def test_every_choice_is_a_flag_whose_default_is_valid():
+def test_every_choice_is_a_flag_whose_default_is_valid_and_help_names_its_values():
   defaults = config.Config()
   helps = {a.dest: a.help for a in config.build_parser()._actions}
   for name, valid in choices.CHOICES.items():
     assert name in helps, name
     assert getattr(defaults, name) in valid, name
     assert valid and len(set(valid)) == len(valid), name
+    missing = [v for v in valid if not re.search(rf"\b{v}\b", helps[name])]
+    assert not missing, (name, missing, helps[name])
 
 
 def test_a_renamed_label_says_what_to_use():

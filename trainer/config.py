@@ -155,7 +155,7 @@ _HELP = {
     "batch_size": "global batch of contents (pairs) per step",
     "steps_per_epoch": "0: contents in the split / batch size",
     "max_steps": "stop after this many steps in all (0: epochs x steps_per_epoch)",
-    "strategy": "auto: TPU with --tpu, multi-worker with a TF_CONFIG cluster, "
+    "strategy": "auto: tpu with --tpu, multiworker with a TF_CONFIG cluster, "
                 "mirrored with >1 GPU, else default",
     "mixed_precision": "none, float16 (GPU) or bfloat16 (TPU)",
     "checkpoint_every": "steps between checkpoints (a restarted run resumes there)",
