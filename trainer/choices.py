@@ -15,7 +15,7 @@ from typing import Optional
 
 MODES = ("pretrain", "probe", "all", "supervised")
 BACKBONES = ("small_cnn", "mobilenet_v2", "resnet50")
-#: The content objectives; trainer.steps.LOSSES registers one function per name.
+#: The content objectives; trainer.steps.CONTENT_LOSSES registers one function per name.
 LOSSES = ("ntxent", "supcon", "pairwise", "pair_classifier")
 #: styles: two stylized views of one content; augment: one view, augmented twice.
 PAIR_MODES = ("styles", "augment")
