@@ -19,7 +19,9 @@ from tfrecords_schema import storage
 from tfrecords_schema.fields import (BOOL, BYTES, FIELDS, FLOAT, FLOAT_LIST, INT,
                                      INT_LIST, SCHEMA_VERSION, STR, STR_LIST,
                                      feature_spec_source)
-from tfrecords_schema.index import INDEX_FILENAME, arrow_schema, index_row
+from tfrecords_schema.files import (CROISSANT_FILENAME, FEATURES_FILENAME,
+                                    INDEX_FILENAME, SCHEMA_FILENAME)
+from tfrecords_schema.index import arrow_schema, index_row
 from tfrecords_schema.schema_doc import METADATA_KEYS
 
 Add = Callable[[str, str, str], None]  # (file, kind, message)
@@ -45,6 +47,14 @@ def _exists(path: str) -> bool:
   return storage.exists(path)
 
 
+def _present(path: str, add: Add, kind: str, why: str = "") -> bool:
+  """Whether the file at `path` exists; records it as `missing` (and why) when not."""
+  if _exists(path):
+    return True
+  add(path, kind, f"missing{why}")
+  return False
+
+
 def _tfds_type(feature: dict) -> tuple[str, str]:
   cls = feature.get("pythonClassName", "").rsplit("features.", 1)[-1]
   if "sequence" in feature:
@@ -59,9 +69,8 @@ def _tfds_type(feature: dict) -> tuple[str, str]:
 
 def check_features(root: str, add: Add, image_format: str | None) -> None:
   """features.json must describe exactly FIELDS, each with its one type."""
-  path = _join(root, "features.json")
-  if not _exists(path):
-    add(path, "metadata", "missing (tfds.builder_from_directory needs it)")
+  path = _join(root, FEATURES_FILENAME)
+  if not _present(path, add, "metadata", " (tfds.builder_from_directory needs it)"):
     return
   try:
     feats = json.loads(_read(path))["content"]["features"]
@@ -84,9 +93,8 @@ def check_features(root: str, add: Add, image_format: str | None) -> None:
 
 
 def check_schema_md(root: str, add: Add) -> None:
-  path = _join(root, C.SCHEMA_FILENAME)
-  if not _exists(path):
-    add(path, "self_description", "missing: the folder must carry its own schema")
+  path = _join(root, SCHEMA_FILENAME)
+  if not _present(path, add, "self_description", ": the folder must carry its own schema"):
     return
   text = _read(path).decode("utf-8", "replace")
   if f"record schema version {SCHEMA_VERSION}" not in text:
@@ -99,15 +107,15 @@ def check_schema_md(root: str, add: Add) -> None:
 def check_metadata_keys(path: str, meta: dict, add: Add) -> None:
   unknown = sorted(set(meta) - set(METADATA_KEYS))
   if unknown:
-    add(path, "self_description", f"keys {unknown} are not documented in SCHEMA.md")
+    add(path, "self_description", f"keys {unknown} are not documented in "
+        f"{SCHEMA_FILENAME}")
 
 
 def check_croissant(root: str, add: Add, splits: list[str]) -> None:
   """croissant.json's `records` fields are the index columns with their types, its
   index checksum is the index's, and every split has a FileSet."""
-  path = _join(root, C.CROISSANT_FILENAME)
-  if not _exists(path):
-    add(path, "self_description", "missing")
+  path = _join(root, CROISSANT_FILENAME)
+  if not _present(path, add, "self_description"):
     return
   try:
     doc = json.loads(_read(path))

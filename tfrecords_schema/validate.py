@@ -28,20 +28,17 @@ import re
 import sys
 from typing import Any, Callable
 
-from tfrecords_schema import DEAD_LETTER_FILENAME, METADATA_FILENAME, storage
-from tfrecords_schema import integrity
+from tfrecords_schema import integrity, storage, tfrecord
 from tfrecords_schema import self_description as describe
 from tfrecords_schema.codec import SchemaError, decode_example, label_problems
 from tfrecords_schema.fields import SCHEMA_VERSION
-from tfrecords_schema.tfds_metadata import (DATASET_INFO_FILENAME, FILEPATH_TEMPLATE,
-                                            tfds_version)
+from tfrecords_schema.files import (DATASET_INFO_FILENAME, DEAD_LETTER_FILENAME,
+                                    FILEPATH_TEMPLATE, METADATA_FILENAME, fill_template,
+                                    parse_shard_name)
+from tfrecords_schema.tfds_metadata import tfds_version
 
 #: Problems listed per (file, kind); the rest are only counted, to keep reports readable.
 MAX_PER_KIND = 5
-#: TFRecord framing around each record: length (8) + its CRC (4) + data CRC (4).
-_FRAMING = 16
-_SHARD_RE = re.compile(
-    r"^(?P<name>.+)-(?P<split>[^-.]+)\.tfrecord-(?P<shard>\d{5})-of-(?P<num>\d{5})$")
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
@@ -154,14 +151,6 @@ def _read_json_object(path: str, v) -> dict:
     return {}
 
 
-def _fill_template(template: str, name: str, split: str, fmt: str, i: int, n: int) -> str:
-  for key, value in (("{DATASET}", name), ("{SPLIT}", split), ("{FILEFORMAT}", fmt),
-                     ("{SHARD_X_OF_Y}", f"{i:05d}-of-{n:05d}"),
-                     ("{SHARD_INDEX}", f"{i:05d}"), ("{NUM_SHARDS}", f"{n:05d}")):
-    template = template.replace(key, value)
-  return template
-
-
 def _tf_message(e: Exception) -> str:
   # TF wraps the useful part in '{{function_node ...}} ... [Op:IteratorGetNext] name: '.
   msg = getattr(e, "message", str(e))
@@ -240,11 +229,11 @@ class _Validator:
     consumed = 0
     try:
       with storage.open_read(path) as f:
-        for _, raw in storage.iter_records(f, path):
+        for _, raw in tfrecord.iter_records(f, path):
           self.check_record(raw, shard, layout, add, consumed)
-          consumed += len(raw) + _FRAMING
+          consumed += tfrecord.framed_size(raw)
           shard.records += 1
-    except storage.RecordError as e:
+    except tfrecord.RecordError as e:
       msg = str(e).split(": ", 1)[-1]
       kind = "truncated_shard" if e.kind == "truncated" else "corrupt_record"
       add(kind, f"{e.kind} file: read {shard.records} record(s) before the failure "
@@ -380,22 +369,22 @@ def validate(dataset_dir: str, *, decode_images: bool = True) -> Report:
     info_splits[split] = {"lengths": lengths, "bytes": num_bytes}
     template = sp.get("filepathTemplate") or FILEPATH_TEMPLATE
     for i, n in enumerate(lengths):
-      path = _join(root, _fill_template(template, name, split, fmt, i, len(lengths)))
+      path = _join(root, fill_template(template, name, split, fmt, i, len(lengths)))
       shards[path] = _Shard(path, split, i, n)
 
   # What is on disk.
   found = {}
   for entry in storage.listdir(root):
-    m = _SHARD_RE.match(entry.rstrip("/"))
-    if m:
-      found[_join(root, entry.rstrip("/"))] = m
+    parsed = parse_shard_name(entry.rstrip("/"))
+    if parsed:
+      found[_join(root, entry.rstrip("/"))] = parsed
   for path, shard in shards.items():
     if path not in found:
       v.add(path, "missing_shard", f"listed in {DATASET_INFO_FILENAME} with "
             f"{shard.expected} records, but absent")
   for path in sorted(set(found) - set(shards)):
-    m = found[path]
-    shards[path] = _Shard(path, m["split"], int(m["shard"]), None)
+    parsed = found[path]
+    shards[path] = _Shard(path, parsed.split, parsed.shard, None)
 
   # Listed shards first: they define where each content belongs.
   for shard in sorted(shards.values(), key=lambda s: (s.expected is None, s.path)):

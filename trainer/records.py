@@ -16,6 +16,7 @@ import tensorflow as tf
 
 import tfrecords_schema as schema
 from tfrecords_schema import storage
+from tfrecords_schema.files import SHARD_GLOB, split_glob
 
 
 class DataError(ValueError):
@@ -42,7 +43,7 @@ def resolve_files(data: str, split: str) -> list[str]:
   """The shards of `split` in a dataset folder, or the files a glob names (local or
   gs://; an unreachable store is said as such, not as "no shards")."""
   if _isdir(data):
-    files = _glob(storage.join(data, f"*-{split}.tfrecord-*"))
+    files = _glob(storage.join(data, split_glob(split)))
     where = f"{data} (split {split!r})"
   else:
     files = _glob(data)
@@ -74,7 +75,7 @@ def is_stylized_dataset(path: str) -> bool:
   """A folder the dataset job wrote, or a glob of TFRecord shards."""
   if _isdir(path):
     return storage.exists(storage.join(path, schema.METADATA_FILENAME)) or bool(
-        _glob(storage.join(path, "*.tfrecord-*")))
+        _glob(storage.join(path, SHARD_GLOB)))
   return ".tfrecord" in os.path.basename(path)
 
 
