@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import fnmatch
 import glob as globlib
+import json
 import os
 import socket
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator
 from urllib.parse import urlparse
 
 # RecordError: what a reader of storage.records() catches (the framing module's error).
@@ -165,6 +166,13 @@ def open_read(path: str) -> BinaryIO:
 def read_bytes(path: str) -> bytes:
   with open_read(path) as f:
     return f.read()
+
+
+def read_json(path: str) -> Any:
+  """The JSON document at `path` (local or gs://), or None when there is no file."""
+  if not exists(path):
+    return None
+  return json.loads(read_bytes(path).decode("utf-8"))
 
 
 def records(path: str) -> Iterator[bytes]:

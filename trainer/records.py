@@ -8,7 +8,6 @@ shard in order: no global shuffle, memory bounded by one group.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Optional
 
@@ -59,10 +58,7 @@ def _folder(data: str) -> str:
 
 def read_metadata(data: str) -> Optional[dict]:
   """stylized_metadata.json beside the shards, when there is one."""
-  path = storage.join(_folder(data), schema.METADATA_FILENAME)
-  if not storage.exists(path):
-    return None
-  return json.loads(storage.read_bytes(path).decode("utf-8"))
+  return storage.read_json(storage.join(_folder(data), schema.METADATA_FILENAME))
 
 
 def read_dataset_file(data: str, name: str) -> Optional[bytes]:
