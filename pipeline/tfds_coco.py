@@ -24,6 +24,7 @@ import re
 from pipeline.annotations import Box
 from pipeline.sources import ContentItem, SourceError
 from tfrecords_schema.fields import ANNOTATIONS_BOXES
+from tfrecords_schema.files import DATASET_INFO_FILENAME
 
 @dataclasses.dataclass
 class TfdsContents:
@@ -59,7 +60,7 @@ def _versioned_dir(name: str, data_dir: str | None) -> str | None:
                         key=lambda v: tuple(int(p) for p in v.split(".")), reverse=True)
   for v in candidates:
     path = os.path.join(root, v)
-    if tf.io.gfile.exists(os.path.join(path, "dataset_info.json")):
+    if tf.io.gfile.exists(os.path.join(path, DATASET_INFO_FILENAME)):
       return path
   return None
 

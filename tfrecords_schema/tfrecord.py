@@ -6,7 +6,7 @@ through `write_record`, the validator, the trainer's remote reads and the job's 
 readers (TFDS coco sources, the contact sheet) read them through `read_record` /
 `iter_records`; none of them needs TensorFlow, and none imports Beam's private
 `_TFRecordUtil`, which nothing promised to keep. The bytes are the same as Beam's and
-TensorFlow's writers make (tests/test_schema.py compares them).
+TensorFlow's writers make (tests/test_dataset_files.py compares them).
 """
 
 from __future__ import annotations
