@@ -54,6 +54,11 @@ class ShardName:
   num_shards: int
 
 
+def in_folder(root: str, name: str) -> str:
+  """The path of file `name` in the dataset folder `root` (local or gs://: always '/')."""
+  return root.rstrip("/") + "/" + name
+
+
 def shard_filename(name: str, split: str, shard: int, num_shards: int) -> str:
   return SHARD_NAME.format(name=name, split=split, shard=shard, num_shards=num_shards)
 

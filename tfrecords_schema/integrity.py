@@ -14,7 +14,7 @@ import json
 from typing import Callable, Iterable, Mapping
 
 from tfrecords_schema import storage
-from tfrecords_schema.files import (CROISSANT_FILENAME, METADATA_FILENAME,
+from tfrecords_schema.files import (CROISSANT_FILENAME, METADATA_FILENAME, in_folder,
                                     shard_filename)
 
 #: sha256 of an empty file: a shard none of whose contents survived.
@@ -22,10 +22,6 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _CHUNK = 1 << 20
 
 Add = Callable[[str, str, str], None]  # (file, kind, message)
-
-
-def _join(root: str, name: str) -> str:
-  return root.rstrip("/") + "/" + name
 
 
 def file_sha256(path: str) -> str:
@@ -49,7 +45,7 @@ def shard_sums(name: str, splits: Mapping[str, Mapping]) -> Iterable[tuple[str, 
 def _croissant(root: str) -> Mapping | None:
   """croissant.json, or None when absent or unreadable (its own check says so)."""
   try:
-    doc = json.loads(storage.read_bytes(_join(root, CROISSANT_FILENAME)))
+    doc = json.loads(storage.read_bytes(in_folder(root, CROISSANT_FILENAME)))
     return doc if isinstance(doc, dict) else None
   except Exception:
     return None
@@ -61,7 +57,7 @@ def check_shard_sums(root: str, meta: Mapping, add: Add,
   FileObjects against the metadata; a mismatch names the shard. `skip`: shard file
   names already reported missing."""
   name, splits = meta.get("dataset_name", ""), meta.get("splits") or {}
-  meta_path = _join(root, METADATA_FILENAME)
+  meta_path = in_folder(root, METADATA_FILENAME)
   skip = set(skip)
   for split, info in sorted(splits.items()):
     sums = info.get("shard_sha256")
@@ -73,7 +69,7 @@ def check_shard_sums(root: str, meta: Mapping, add: Add,
   for filename, want in sorted(listed.items()):
     if filename in skip:
       continue
-    path = _join(root, filename)
+    path = in_folder(root, filename)
     try:
       got = file_sha256(path)
     except Exception as e:  # missing: reported by the shard checks
@@ -89,5 +85,5 @@ def check_shard_sums(root: str, meta: Mapping, add: Add,
            if d.get("@type") == "cr:FileObject"}
   for filename, want in sorted(listed.items()):
     if files.get(filename) != want:
-      add(_join(root, CROISSANT_FILENAME), "checksum", f"FileObject {filename}: sha256 "
+      add(in_folder(root, CROISSANT_FILENAME), "checksum", f"FileObject {filename}: sha256 "
           f"{files.get(filename)!r}, {METADATA_FILENAME} says {want!r}")

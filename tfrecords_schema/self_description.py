@@ -20,7 +20,7 @@ from tfrecords_schema.fields import (BOOL, BYTES, FIELDS, FLOAT, FLOAT_LIST, INT
                                      INT_LIST, SCHEMA_VERSION, STR, STR_LIST,
                                      feature_spec_source)
 from tfrecords_schema.files import (CROISSANT_FILENAME, FEATURES_FILENAME,
-                                    INDEX_FILENAME, SCHEMA_FILENAME)
+                                    INDEX_FILENAME, SCHEMA_FILENAME, in_folder)
 from tfrecords_schema.index import arrow_schema, index_row
 from tfrecords_schema.schema_doc import METADATA_KEYS
 
@@ -33,10 +33,6 @@ _TFDS = {STR: ("text_feature.Text", "string"), INT: ("scalar.Scalar", "int64"),
          STR_LIST: ("sequence_feature.Sequence", "string"),
          FLOAT_LIST: ("sequence_feature.Sequence", "float32"),
          BYTES: ("image_feature.Image", "uint8")}
-
-
-def _join(root: str, name: str) -> str:
-  return root.rstrip("/") + "/" + name
 
 
 def _read(path: str) -> bytes:
@@ -69,7 +65,7 @@ def _tfds_type(feature: dict) -> tuple[str, str]:
 
 def check_features(root: str, add: Add, image_format: str | None) -> None:
   """features.json must describe exactly FIELDS, each with its one type."""
-  path = _join(root, FEATURES_FILENAME)
+  path = in_folder(root, FEATURES_FILENAME)
   if not _present(path, add, "metadata", " (tfds.builder_from_directory needs it)"):
     return
   try:
@@ -93,7 +89,7 @@ def check_features(root: str, add: Add, image_format: str | None) -> None:
 
 
 def check_schema_md(root: str, add: Add) -> None:
-  path = _join(root, SCHEMA_FILENAME)
+  path = in_folder(root, SCHEMA_FILENAME)
   if not _present(path, add, "self_description", ": the folder must carry its own schema"):
     return
   text = _read(path).decode("utf-8", "replace")
@@ -114,7 +110,7 @@ def check_metadata_keys(path: str, meta: dict, add: Add) -> None:
 def check_croissant(root: str, add: Add, splits: list[str]) -> None:
   """croissant.json's `records` fields are the index columns with their types, its
   index checksum is the index's, and every split has a FileSet."""
-  path = _join(root, CROISSANT_FILENAME)
+  path = in_folder(root, CROISSANT_FILENAME)
   if not _present(path, add, "self_description"):
     return
   try:
@@ -132,7 +128,7 @@ def check_croissant(root: str, add: Add, splits: list[str]) -> None:
     diff = sorted(set(got) ^ set(want))[:4]
     add(path, "types", f"RecordSet `records` fields differ from the index columns "
         f"(e.g. {diff})")
-  index_path = _join(root, INDEX_FILENAME)
+  index_path = in_folder(root, INDEX_FILENAME)
   if _exists(index_path) and dist.get(INDEX_FILENAME, {}).get("sha256") != (
       hashlib.sha256(_read(index_path)).hexdigest()):
     add(path, "self_description", f"sha256 of {INDEX_FILENAME} differs from the file")
@@ -161,7 +157,7 @@ class IndexCheck:
   """The index must hold exactly one row per record, equal to it."""
 
   def __init__(self, root: str, add: Add):
-    self.path, self._add = _join(root, INDEX_FILENAME), add
+    self.path, self._add = in_folder(root, INDEX_FILENAME), add
     self._rows: dict[tuple[str, int], bytes] | None = None
     if not _exists(self.path):
       add(self.path, "self_description", "missing: the per-record index")

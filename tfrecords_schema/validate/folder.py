@@ -14,9 +14,9 @@ from tfrecords_schema import integrity
 from tfrecords_schema import self_description as describe
 from tfrecords_schema import storage
 from tfrecords_schema.files import (DATASET_INFO_FILENAME, FILEPATH_TEMPLATE,
-                                    fill_template, parse_shard_name)
+                                    fill_template, in_folder, parse_shard_name)
 from tfrecords_schema.tfds_metadata import tfds_version
-from tfrecords_schema.validate.metadata import check_metadata, join, read_json_object
+from tfrecords_schema.validate.metadata import check_metadata, read_json_object
 from tfrecords_schema.validate.records import Shard, Validator
 from tfrecords_schema.validate.report import DatasetNotFoundError, Report
 
@@ -25,7 +25,7 @@ def validate(dataset_dir: str, *, decode_images: bool = True) -> Report:
   """Checks shards, records and metadata of a dataset folder; never raises for a bad
   dataset (only DatasetNotFoundError when there is no dataset to check)."""
   root = dataset_dir.rstrip("/") or "/"
-  info_path = join(root, DATASET_INFO_FILENAME)
+  info_path = in_folder(root, DATASET_INFO_FILENAME)
   if not storage.isdir(root):  # an unreachable store raises StoreUnreachableError
     raise DatasetNotFoundError(f"{dataset_dir}: no such folder")
   if not storage.exists(info_path):
@@ -54,7 +54,7 @@ def validate(dataset_dir: str, *, decode_images: bool = True) -> Report:
     info_splits[split] = {"lengths": lengths, "bytes": num_bytes}
     template = sp.get("filepathTemplate") or FILEPATH_TEMPLATE
     for i, n in enumerate(lengths):
-      path = join(root, fill_template(template, name, split, fmt, i, len(lengths)))
+      path = in_folder(root, fill_template(template, name, split, fmt, i, len(lengths)))
       shards[path] = Shard(path, split, i, n)
 
   # What is on disk.
@@ -62,7 +62,7 @@ def validate(dataset_dir: str, *, decode_images: bool = True) -> Report:
   for entry in storage.listdir(root):
     parsed = parse_shard_name(entry.rstrip("/"))
     if parsed:
-      found[join(root, entry.rstrip("/"))] = parsed
+      found[in_folder(root, entry.rstrip("/"))] = parsed
   for path, shard in shards.items():
     if path not in found:
       v.add(path, "missing_shard", f"listed in {DATASET_INFO_FILENAME} with "

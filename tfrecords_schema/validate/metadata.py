@@ -13,12 +13,8 @@ from tfrecords_schema import self_description as describe
 from tfrecords_schema import storage
 from tfrecords_schema.fields import SCHEMA_VERSION
 from tfrecords_schema.files import (DATASET_INFO_FILENAME, DEAD_LETTER_FILENAME,
-                                    METADATA_FILENAME)
+                                    METADATA_FILENAME, in_folder)
 from tfrecords_schema.validate.records import Validator
-
-
-def join(root: str, name: str) -> str:
-  return root.rstrip("/") + "/" + name
 
 
 def read_json_object(path: str, v) -> dict:
@@ -36,7 +32,7 @@ def read_json_object(path: str, v) -> dict:
 def check_metadata(v: Validator, root: str, name: str, info_splits: dict) -> dict:
   """stylized_metadata.json and dead_letter.jsonl agree with dataset_info and the data;
   returns the metadata ({} when unreadable)."""
-  path = join(root, METADATA_FILENAME)
+  path = in_folder(root, METADATA_FILENAME)
   meta: dict = {}
   if not storage.exists(path):
     v.add(path, "metadata", "missing")
@@ -69,7 +65,7 @@ def check_metadata(v: Validator, root: str, name: str, info_splits: dict) -> dic
           v.add(path, "count_mismatch", f"split {split!r}: {key} {got!r}, {source} "
                 f"{'hold' if source == 'the shards' else 'says'} {want!r}")
 
-  dl_path = join(root, DEAD_LETTER_FILENAME)
+  dl_path = in_folder(root, DEAD_LETTER_FILENAME)
   if not storage.exists(dl_path):
     v.add(dl_path, "metadata", "missing (the job writes it, empty when nothing failed)")
     return meta
