@@ -16,8 +16,8 @@ import re
 
 #: What marks a file as a shard: between its split and its shard number.
 SHARD_MARK = ".tfrecord-"
+_X_OF_Y = "{shard:05d}-of-{num_shards:05d}"  # TFDS's SHARD_X_OF_Y
 #: A shard's file name, as a `str.format` pattern (TFDS's default naming).
-_X_OF_Y = "{shard:05d}-of-{num_shards:05d}"
 SHARD_NAME = "{name}-{split}" + SHARD_MARK + _X_OF_Y
 #: Every shard of a folder, whatever its dataset name and split.
 SHARD_GLOB = "*" + SHARD_MARK + "*"
