@@ -44,8 +44,7 @@ from trainer.records import (DataError, check_shards, decode_view,  # noqa: F401
                              read_dataset_file, read_files, read_metadata, read_shard,
                              resolve_files)
 
-PAIR_MODES = ("styles", "augment")
-TRAIN_VIEWS = ("originals", "all")
+from trainer.choices import PAIR_MODES, TRAIN_VIEWS
 
 
 @dataclasses.dataclass
