@@ -6,6 +6,7 @@ import json
 import pytest
 
 from trainer import config, config_files
+from trainer.choices import ConfigError
 
 
 def _write(tmp_path, obj, name="cfg.json"):
@@ -53,14 +54,14 @@ def test_vertex_ai_dirs_win_over_job_dir(tmp_path, monkeypatch):
 ])
 def test_a_bad_config_file_fails_with_one_clear_message(tmp_path, content, message):
   path = str(tmp_path / "missing.json") if content is None else _write(tmp_path, content)
-  with pytest.raises(SystemExit, match=message) as e:
+  with pytest.raises(ConfigError, match=message) as e:
     config.parse(["--config", path, "--data", "d", "--job-dir", str(tmp_path)])
   assert path in str(e.value)
 
 
 def test_values_from_the_file_are_validated_like_flags(tmp_path):
   path = _write(tmp_path, {"loss": "triplet"})
-  with pytest.raises(SystemExit, match="--loss must be one of"):
+  with pytest.raises(ConfigError, match="--loss must be one of"):
     config.parse(["--config", path, "--data", "d", "--job-dir", str(tmp_path)])
 
 
@@ -97,13 +98,13 @@ def test_a_recipe_file_by_path_and_bad_recipes(tmp_path):
   path.write_text('"""Mine."""\n\ndef get_config():\n  return {"batch_size": 16}\n')
   cfg = config.parse([f"--config={path}", "--data=d", f"--job-dir={tmp_path}"])
   assert cfg.batch_size == 16
-  with pytest.raises(SystemExit, match="no such recipe .*demo"):
+  with pytest.raises(ConfigError, match="no such recipe .*demo"):
     config.parse(["--config=dmeo", "--data=d", f"--job-dir={tmp_path}"])
   (tmp_path / "typo.py").write_text("def get_config():\n  return {'batch_sise': 3}\n")
-  with pytest.raises(SystemExit, match=r"unknown keys in .*typo.py: \['batch_sise'\]"):
+  with pytest.raises(ConfigError, match=r"unknown keys in .*typo.py: \['batch_sise'\]"):
     config.parse([f"--config={tmp_path / 'typo.py'}", "--data=d", f"--job-dir={tmp_path}"])
   (tmp_path / "none.py").write_text("X = 1\n")
-  with pytest.raises(SystemExit, match="defines no get_config"):
+  with pytest.raises(ConfigError, match="defines no get_config"):
     config.parse([f"--config={tmp_path / 'none.py'}", "--data=d", f"--job-dir={tmp_path}"])
 
 
@@ -116,9 +117,9 @@ def test_deterministic_flag_is_tri_state(tmp_path):
 
 def test_warmup_and_monitor_flags_are_checked(tmp_path):
   base = ["--data=d", f"--job-dir={tmp_path}"]
-  with pytest.raises(SystemExit, match="--warmup_steps must be < --max_steps"):
+  with pytest.raises(ConfigError, match="--warmup_steps must be < --max_steps"):
     config.parse(base + ["--max_steps=10", "--warmup_steps=10"])
-  with pytest.raises(SystemExit, match="--monitor_every must be >= 0"):
+  with pytest.raises(ConfigError, match="--monitor_every must be >= 0"):
     config.parse(base + ["--monitor_every=-1"])
   assert config.parse(base + ["--monitor_every=0"]).monitor_every == 0
 
@@ -135,7 +136,7 @@ def test_supervised_regime_and_style_probability_flags_are_checked(tmp_path):
       (["--label=content_primary_label"], "renamed in record schema v3: use "
        "view_primary_label"),
   ]:
-    with pytest.raises(SystemExit, match=message):
+    with pytest.raises(ConfigError, match=message):
       config.parse(base + bad)
   cfg = config.parse(base + ["--mode=supervised", "--train_views=originals",
                              "--imbalance_fraction=0.2", "--imbalance_classes=a,b"])

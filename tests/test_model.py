@@ -14,7 +14,8 @@ import pytest
 import tensorflow as tf
 from keras.src.utils import file_utils
 
-from trainer.model import BACKBONES, ModelConfig, build_model, export_saved_model
+from trainer.choices import BACKBONES
+from trainer.model import ModelConfig, build_model, export_saved_model
 
 FEATURE_DIMS = {"small_cnn": 8 * 32, "mobilenet_v2": 1280, "resnet50": 2048}
 

@@ -4,7 +4,8 @@ Precedence: flags > `--config` (a recipe name from trainer/configs/, or a .py/.j
 file: trainer.config_files) > defaults. On Vertex AI custom training the service sets
 AIP_MODEL_DIR, AIP_CHECKPOINT_DIR and AIP_TENSORBOARD_LOG_DIR; when set they win over
 the `--job-dir` defaults, so the same command runs locally and there. Imports no
-TensorFlow: a wrong flag fails before it starts.
+TensorFlow: a wrong flag, or a value not among its choices (trainer.choices), fails
+before it starts.
 """
 
 from __future__ import annotations
@@ -14,11 +15,7 @@ import dataclasses
 import os
 from typing import Optional
 
-from trainer import config_files, regimes
-
-MODES = ("pretrain", "probe", "all", "supervised")
-LOSSES = ("ntxent", "supcon", "pairwise", "pair_classifier")
-STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
+from trainer import choices, config_files
 
 
 @dataclasses.dataclass
@@ -158,7 +155,7 @@ _HELP = {
     "batch_size": "global batch of contents (pairs) per step",
     "steps_per_epoch": "0: contents in the split / batch size",
     "max_steps": "stop after this many steps in all (0: epochs x steps_per_epoch)",
-    "strategy": "auto: TPU with --tpu, multi-worker with a TF_CONFIG cluster, "
+    "strategy": "auto: tpu with --tpu, multiworker with a TF_CONFIG cluster, "
                 "mirrored with >1 GPU, else default",
     "mixed_precision": "none, float16 (GPU) or bfloat16 (TPU)",
     "checkpoint_every": "steps between checkpoints (a restarted run resumes there)",
@@ -232,29 +229,18 @@ def _field_types() -> dict:
           if f.name not in _NOT_FLAGS}
 
 
-def parse(argv=None) -> Config:
-  """Flags > config file > defaults; validated; output dirs resolved."""
-  args = build_parser().parse_args(argv)
-  values = dataclasses.asdict(Config())
-  from_file = config_files.read(args.config, _field_types()) if args.config else {}
-  from_flags = {k: v for k, v in vars(args).items() if k != "config" and v is not None}
-  values.update(from_file)
-  values.update(from_flags)
-  values["argv"] = list(argv if argv is not None else __import__("sys").argv[1:])
-  values["explicit"] = sorted(set(from_file) | set(from_flags))
-  cfg = Config(**values)
-  problems = [
+def _problems(cfg: Config):
+  """Every wrong setting, in the order they are told (parse tells the first)."""
+  required = [
       (not cfg.data, "--data is required"),
       (not cfg.job_dir and not os.environ.get("AIP_MODEL_DIR"), "--job-dir is required"),
-      (cfg.mode not in MODES, f"--mode must be one of {MODES}"),
-      (cfg.loss not in LOSSES, f"--loss must be one of {LOSSES}"),
-      (cfg.strategy not in STRATEGIES, f"--strategy must be one of {STRATEGIES}"),
-      (cfg.mixed_precision not in ("none", "float16", "bfloat16"),
-       "--mixed_precision must be none, float16 or bfloat16"),
+  ]
+  yield from (message for bad, message in required if bad)
+  yield from filter(None, (choices.problem(name, getattr(cfg, name))
+                           for name in choices.CHOICES))
+  limits = [
       (cfg.batch_size < 2, "--batch_size must be >= 2 (negatives come from the batch)"),
       (cfg.image_size < 32, "--image_size must be >= 32"),
-      (cfg.augment_strength not in ("light", "strong"),
-       "--augment_strength must be light or strong"),
       (cfg.knn_k < 1 or cfg.probe_steps < 1, "--knn_k and --probe_steps must be >= 1"),
       (min(cfg.epochs, cfg.checkpoint_every, cfg.log_every) < 1,
        "--epochs, --checkpoint_every and --log_every must be >= 1"),
@@ -265,20 +251,29 @@ def parse(argv=None) -> Config:
       (cfg.style_probability > 0 and cfg.pair_mode != "augment",
        "--style_probability needs --pair_mode=augment (styles mode pairs two stylized "
        "views already)"),
-      (cfg.train_views not in ("originals", "all"), "--train_views must be originals or all"),
-      (cfg.label in regimes.RENAMED_LABELS,
-       f"--label {cfg.label} was renamed in record schema v3: use "
-       f"{regimes.RENAMED_LABELS.get(cfg.label)}"),
-      (cfg.label not in regimes.SUPERVISED_LABELS,
-       f"--label must be one of {', '.join(regimes.SUPERVISED_LABELS)}"),
       (not (0.0 < cfg.scarce_fraction <= 1.0 and 0.0 < cfg.imbalance_fraction <= 1.0),
        "--scarce_fraction and --imbalance_fraction must be in (0, 1]"),
       (cfg.monitor_every < 0 or cfg.monitor_samples < 2,
        "--monitor_every must be >= 0 and --monitor_samples >= 2"),
   ]
-  for bad, message in problems:
-    if bad:
-      raise SystemExit(f"error: {message}")
+  yield from (message for bad, message in limits if bad)
+
+
+def parse(argv=None) -> Config:
+  """Flags > config file > defaults; validated (choices.ConfigError names the flag);
+  output dirs resolved."""
+  args = build_parser().parse_args(argv)
+  values = dataclasses.asdict(Config())
+  from_file = config_files.read(args.config, _field_types()) if args.config else {}
+  from_flags = {k: v for k, v in vars(args).items() if k != "config" and v is not None}
+  values.update(from_file)
+  values.update(from_flags)
+  values["argv"] = list(argv if argv is not None else __import__("sys").argv[1:])
+  values["explicit"] = sorted(set(from_file) | set(from_flags))
+  cfg = Config(**values)
+  problem = next(_problems(cfg), None)
+  if problem:
+    raise choices.ConfigError(problem)
   if not cfg.job_dir:
     cfg.job_dir = os.path.dirname(os.environ["AIP_MODEL_DIR"].rstrip("/"))
   return cfg.resolve_dirs()

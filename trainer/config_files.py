@@ -4,8 +4,9 @@
 A .py recipe defines `get_config() -> dict` (keys are the flag names with _) and a
 docstring giving the command, the expected runtime and the expected result, so a
 recipe and what it should print live in one place. A .json file is the same dict.
-Every key and type is checked here, before TensorFlow starts, so a typo fails with one
-message naming the file and the key instead of after an hour of training.
+Every key, type and choice (trainer.choices) is checked here, before TensorFlow starts,
+so a typo fails with one message naming the file and the key instead of after an hour
+of training. Errors are choices.ConfigError: trainer.task, the entry point, exits.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from __future__ import annotations
 import json
 import os
 import types
+
+from trainer import choices
+from trainer.choices import ConfigError
 
 CONFIGS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "configs")
 _TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,),
@@ -30,8 +34,8 @@ def resolve(name_or_path: str) -> str:
       not name_or_path.endswith((".py", ".json")):
     path = os.path.join(CONFIGS_DIR, name_or_path + ".py")
     if not os.path.exists(path):
-      raise SystemExit(f"error: --config {name_or_path}: no such recipe (recipes: "
-                       f"{', '.join(available())}; or give a .py/.json path)")
+      raise ConfigError(f"--config {name_or_path}: no such recipe (recipes: "
+                        f"{', '.join(available())}; or give a .py/.json path)")
     return path
   return name_or_path
 
@@ -39,7 +43,7 @@ def resolve(name_or_path: str) -> str:
 def _read_text(path: str) -> str:
   if "://" not in path:
     if not os.path.exists(path):
-      raise SystemExit(f"error: --config {path}: no such file")
+      raise ConfigError(f"--config {path}: no such file")
     with open(path) as f:
       return f.read()
   import tensorflow as tf  # tf.io.gfile: the same code reads gs:// on Vertex AI
@@ -47,7 +51,7 @@ def _read_text(path: str) -> str:
     with tf.io.gfile.GFile(path) as f:
       return f.read()
   except tf.errors.NotFoundError:
-    raise SystemExit(f"error: --config {path}: no such file") from None
+    raise ConfigError(f"--config {path}: no such file") from None
 
 
 def load_recipe(path: str) -> tuple[dict, str]:
@@ -56,12 +60,12 @@ def load_recipe(path: str) -> tuple[dict, str]:
   module.__file__ = path
   try:
     exec(compile(_read_text(path), path, "exec"), module.__dict__)  # noqa: S102
-  except SystemExit:
+  except ConfigError:
     raise
   except Exception as e:  # a broken recipe: one message naming it
-    raise SystemExit(f"error: --config {path}: {type(e).__name__}: {e}") from None
+    raise ConfigError(f"--config {path}: {type(e).__name__}: {e}") from None
   if not callable(getattr(module, "get_config", None)):
-    raise SystemExit(f"error: --config {path}: defines no get_config()")
+    raise ConfigError(f"--config {path}: defines no get_config()")
   return module.get_config(), module.__doc__ or ""
 
 
@@ -75,17 +79,20 @@ def read(name_or_path: str, fields: dict) -> dict:
     try:
       settings = json.loads(_read_text(path))
     except json.JSONDecodeError as e:
-      raise SystemExit(f"error: --config {path}: not JSON ({e})") from None
+      raise ConfigError(f"--config {path}: not JSON ({e})") from None
   if not isinstance(settings, dict):
-    raise SystemExit(f"error: --config {path}: expected a JSON object of settings"
-                     if not path.endswith(".py") else
-                     f"error: --config {path}: get_config() must return a dict")
+    raise ConfigError(f"--config {path}: expected a JSON object of settings"
+                      if not path.endswith(".py") else
+                      f"--config {path}: get_config() must return a dict")
   unknown = set(settings) - set(fields)
   if unknown:
-    raise SystemExit(f"error: unknown keys in {path}: {sorted(unknown)} "
-                     "(keys are the flag names with _, e.g. batch_size)")
+    raise ConfigError(f"unknown keys in {path}: {sorted(unknown)} "
+                      "(keys are the flag names with _, e.g. batch_size)")
   for key, value in settings.items():
     allowed = _TYPES[fields[key]]
     if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
-      raise SystemExit(f"error: {path}: {key} must be {fields[key]}, got {value!r}")
+      raise ConfigError(f"{path}: {key} must be {fields[key]}, got {value!r}")
+    problem = choices.problem(key, value)
+    if problem:
+      raise ConfigError(f"{path}: {problem}")
   return {k: float(v) if fields[k] == "float" else v for k, v in settings.items()}

@@ -41,8 +41,7 @@ import tfrecords_schema as schema
 from trainer.records import (DataError, decode_window, group_views, is_remote, parse_lean,
                              read_metadata, read_shard, resolve_files)
 
-PAIR_MODES = ("styles", "augment")
-TRAIN_VIEWS = ("originals", "all")
+from trainer.choices import PAIR_MODES, TRAIN_VIEWS
 
 
 @dataclasses.dataclass

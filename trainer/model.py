@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-BACKBONES = ("small_cnn", "mobilenet_v2", "resnet50")
+from trainer.choices import BACKBONES
 
 # Keras applications refuse smaller inputs; small_cnn halves the size 4 times.
 _MIN_SIZE = {"small_cnn": 16, "mobilenet_v2": 32, "resnet50": 32}

@@ -14,15 +14,7 @@ from typing import Iterator
 import numpy as np
 import tensorflow as tf
 
-from trainer import records
-
-LABEL_FIELDS = {
-    "view_primary_label": "view_primary_label",
-    "photo_primary_label": "photo_primary_label",
-    "style": "style_id",
-    "style_name": "style_name",
-    "artist": "style_artist",
-}
+from trainer import choices, records
 THUMB = 64
 
 
@@ -79,7 +71,7 @@ def collect(batches: Iterator[dict], models: dict) -> dict[str, Embedded]:
 def record_batches(data: str, split: str, label: str, image_size: int,
                    batch_size: int = 64) -> Iterator[dict]:
   """Batches of a split's records with the chosen label as text."""
-  field = LABEL_FIELDS[label]
+  field = choices.PROBE_LABEL_FIELDS[label]
   files = records.resolve_files(data, split)
   for b in records.make_record_dataset(files, image_size, batch_size, extra=[field]):
     values = b[field].numpy()
@@ -162,13 +154,9 @@ def load_splits(source: str, cfg, models: dict):
   configured splits of a stylized dataset, or a folder split by a hash of the path."""
   skipped: list[str] = []
   if records.is_stylized_dataset(source):
-    if cfg.probe_label not in LABEL_FIELDS:
-      from trainer.regimes import RENAMED_LABELS
-      renamed = RENAMED_LABELS.get(cfg.probe_label)
-      raise records.DataError(
-          f"--probe_label {cfg.probe_label} was renamed in record schema v3: use "
-          f"{renamed}" if renamed else
-          f"--probe_label must be one of {sorted(LABEL_FIELDS)}")
+    problem = choices.problem("probe_label", cfg.probe_label)
+    if problem:  # config.parse checks it too; a Config may be built in code
+      raise records.DataError(problem)
     train = collect(record_batches(source, cfg.probe_train_split, cfg.probe_label,
                                    cfg.image_size), models)
     test = collect(record_batches(source, cfg.probe_test_split, cfg.probe_label,

@@ -19,14 +19,6 @@ from typing import Optional
 
 import numpy as np
 
-#: Labels the supervised mode classifies: the view's (what the image shows; default)
-#: or the whole photo's (schema v3 fields; v2 called the latter content_*).
-SUPERVISED_LABELS = ("view_primary_label", "view_supercategory", "photo_primary_label",
-                     "photo_supercategory")
-#: Schema v2 label names -> what to use instead, for a clear error.
-RENAMED_LABELS = {"content_primary_label": "view_primary_label (or photo_primary_label)",
-                  "content_supercategory": "view_supercategory (or photo_supercategory)"}
-
 
 @dataclasses.dataclass
 class SplitIndex:

@@ -1,6 +1,9 @@
 """What one training step is: the objective, the learning-rate schedule and optimizer,
 the variables it updates, and the replicated step function.
 
+The content loss is picked by name from a registry (`CONTENT_LOSSES`, filled by
+`register` as trainer.evaluators fills its own), whose names are the --loss choices.
+
 Shared by trainer.train.pretrain and benchmarks/trainer_throughput.py, so the benchmark
 times exactly the step that trains.
 """
@@ -8,6 +11,7 @@ times exactly the step that trains.
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable, NamedTuple, Optional
 
 import keras
 import tensorflow as tf
@@ -18,11 +22,71 @@ from trainer.config import Config
 from trainer.model import build_model
 
 
+class Pairs(NamedTuple):
+  """One replica's batch of positive pairs, embedded: what a content loss sees."""
+  za: tf.Tensor           # [B, D] first views' embeddings
+  zb: tf.Tensor           # [B, D] second views'
+  content_ids: tf.Tensor  # [B] the pairs' content ids
+  ids: tf.Tensor          # [2B] content id of each row of `z`
+  styles: tf.Tensor       # [2B] style id of each row of `z` (-1: the original)
+
+  @property
+  def z(self) -> tf.Tensor:
+    return tf.concat([self.za, self.zb], 0)
+
+
+ContentLoss = Callable[[Pairs, Config, Optional[keras.Model]], tf.Tensor]
+#: --loss name -> its content loss; the names are trainer.choices.LOSSES (a test holds
+#: them equal), so the flag's check and the registry never disagree.
+CONTENT_LOSSES: dict[str, ContentLoss] = {}
+#: --loss name -> builder of the trainable head it needs, for the losses that have one.
+LOSS_HEADS: dict[str, Callable[[Config], keras.Model]] = {}
+
+
+def register(name: str, head: Optional[Callable[[Config], keras.Model]] = None):
+  """Registers a content loss under its --loss name, as trainer.evaluators does."""
+  def add(fn: ContentLoss) -> ContentLoss:
+    CONTENT_LOSSES[name] = fn
+    if head is not None:
+      LOSS_HEADS[name] = head
+    return fn
+  return add
+
+
+@register("ntxent")
+def _nt_xent(p: Pairs, cfg: Config, head) -> tf.Tensor:
+  return losses.nt_xent(p.za, p.zb, p.content_ids, temperature=cfg.temperature)
+
+
+@register("supcon")
+def _supcon(p: Pairs, cfg: Config, head) -> tf.Tensor:
+  return losses.supcon(p.z, p.ids, temperature=cfg.temperature, cross_replica=True)
+
+
+@register("pairwise")
+def _pairwise(p: Pairs, cfg: Config, head) -> tf.Tensor:
+  return losses.pairwise_contrastive(p.z, p.ids, p.styles, margin=cfg.margin)[0]
+
+
+def _pair_head(cfg: Config) -> keras.Model:
+  """The original work's Siamese classifier: an MLP on a pair's embeddings."""
+  head = keras.Sequential([keras.layers.Dense(64, activation="relu"),
+                           keras.layers.Dense(1, dtype="float32")], name="pair_head")
+  head.build((None, cfg.embedding_dim))
+  return head
+
+
+@register("pair_classifier", head=_pair_head)
+def _pair_classifier(p: Pairs, cfg: Config, head) -> tf.Tensor:
+  return losses.pair_classifier_loss(head, p.z, p.ids, p.styles)[0]
+
+
 class Objective:
   """The configured loss on one replica's batch; returns (total, named parts)."""
 
   def __init__(self, cfg: Config, head=None):
     self.cfg, self.head = cfg, head
+    self.content_loss = CONTENT_LOSSES[cfg.loss]
 
   def forward(self, model, batch):
     """(total, parts) of a batch of pairs: one forward over both views: the same
@@ -34,21 +98,11 @@ class Objective:
 
   def __call__(self, out_a, out_b, batch):
     c = self.cfg
-    za, zb = out_a["embedding"], out_b["embedding"]
     cid = batch["content_id"]
-    both_ids = tf.concat([cid, cid], 0)
     both_styles = tf.concat([batch["style_a"], batch["style_b"]], 0)
-    if c.loss == "ntxent":
-      content = losses.nt_xent(za, zb, cid, temperature=c.temperature)
-    elif c.loss == "supcon":
-      content = losses.supcon(tf.concat([za, zb], 0), both_ids, temperature=c.temperature,
-                              cross_replica=True)
-    elif c.loss == "pairwise":
-      content, _ = losses.pairwise_contrastive(tf.concat([za, zb], 0), both_ids,
-                                               both_styles, margin=c.margin)
-    else:
-      content, _ = losses.pair_classifier_loss(self.head, tf.concat([za, zb], 0),
-                                               both_ids, both_styles)
+    pairs = Pairs(out_a["embedding"], out_b["embedding"], cid, tf.concat([cid, cid], 0),
+                  both_styles)
+    content = self.content_loss(pairs, c, self.head)
     parts = {"content_loss": content}
     total = content
     if c.style_head:
@@ -132,10 +186,8 @@ def build_trainables(cfg: Config, strategy: tf.distribute.Strategy,
     head = None
     if cfg.mode == "supervised":
       head = classifier_head(model, num_classes)
-    elif cfg.loss == "pair_classifier":
-      head = keras.Sequential([keras.layers.Dense(64, activation="relu"),
-                               keras.layers.Dense(1, dtype="float32")], name="pair_head")
-      head.build((None, cfg.embedding_dim))
+    elif cfg.loss in LOSS_HEADS:
+      head = LOSS_HEADS[cfg.loss](cfg)
     optimizer = make_optimizer(cfg, total_steps)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
     # Supervised: the backbone and the classifier (the projection heads get no

@@ -41,8 +41,11 @@ def pretrain_summary(m: dict) -> str:
 
 
 def main(argv=None) -> dict:
-  from trainer import config, console
-  cfg = config.parse(argv)
+  from trainer import choices, config, console
+  try:
+    cfg = config.parse(argv)
+  except choices.ConfigError as e:  # a wrong flag or config file, before TensorFlow
+    raise SystemExit(f"error: {e}") from None
   with console.Console(cfg.verbose):
     return _run(cfg)
 
