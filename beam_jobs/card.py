@@ -16,9 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 
 import tfrecords_schema as schema
 from beam_jobs import sheet
-from beam_jobs.sheet import SHEET_FILENAME
-
-CARD_FILENAME = "DATASET_CARD.md"
+from tfrecords_schema.files import CARD_FILENAME, SHEET_FILENAME
 
 
 def _top(counter: dict, n: int = 15) -> str:

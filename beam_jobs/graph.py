@@ -23,6 +23,10 @@ from beam_jobs import staging as stg
 from beam_jobs import transforms as T
 from pipeline import plan
 
+#: Counters of the bytes that cross a shuffle or reach a side input (in the metadata's
+#: `counters`; benchmarks/stylize_scale.py reads them by these names).
+SHUFFLE_BYTES = "shuffle_bytes"
+SIDE_INPUT_BYTES = "side_input_bytes"
 
 class _Meter(beam.DoFn):
   """Counts the encoded size of the elements passing by into a counter."""
@@ -57,7 +61,7 @@ class ComputeStyleStates(beam.PTransform):
             | "StyleManifest" >> beam.Create(
                 [stg.manifest_path(self._staging, "styles")], reshuffle=False)
             | "ReadStyles" >> beam.FlatMap(T.read_manifest)
-            | _metered("MeterStyles", "shuffle_bytes")
+            | _metered("MeterStyles", SHUFFLE_BYTES)
             | "SpreadStyles" >> beam.Reshuffle()
             | "StyleStep" >> beam.ParDo(T.StyleStepFn(
                 self._spec, self._handle, self._staging, self._max_pixels)))
@@ -73,10 +77,10 @@ class StylePools(beam.PTransform):
   def expand(self, states):
     return (states
             | "StyleIds" >> beam.Keys()
-            | _metered("MeterStyleIds", "shuffle_bytes")
+            | _metered("MeterStyleIds", SHUFFLE_BYTES)
             | "CollectStyleIds" >> beam.combiners.ToList()
             | "Pools" >> beam.Map(plan.style_pools, self._seed, self._holdout)
-            | _metered("MeterPools", "side_input_bytes"))
+            | _metered("MeterPools", SIDE_INPUT_BYTES))
 
 
 class RenderShards(beam.PTransform):
@@ -94,7 +98,7 @@ class RenderShards(beam.PTransform):
   def expand(self, tasks):
     return (tasks
             | "KeyByPosition" >> beam.Map(lambda t: (t["position"], t))
-            | _metered("MeterTasks", "shuffle_bytes")
+            | _metered("MeterTasks", SHUFFLE_BYTES)
             | "BalanceShards" >> beam.GroupByKey()
             | "Tasks" >> beam.FlatMap(lambda kv: kv[1])
             | "RenderShard" >> beam.ParDo(self._fn, beam.pvalue.AsSingleton(self._pools),
@@ -110,7 +114,7 @@ def build_pipeline(p: beam.Pipeline, prep, tasks: list[dict],
   states = p | "StyleStates" >> ComputeStyleStates(a.stylizer, handle, prep.staging,
                                                   a.max_pixels)
   pools = states | "StylePools" >> StylePools(a.seed, a.holdout_style_fraction)
-  styles = states | _metered("MeterStyleStates", "side_input_bytes")
+  styles = states | _metered("MeterStyleStates", SIDE_INPUT_BYTES)
   fn = T.RenderShardFn(a.stylizer, handle, prep.staging, a.dataset_name,
                        prep.render_config, prep.record_format, lock_token)
   _ = (p

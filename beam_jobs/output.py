@@ -17,6 +17,7 @@ from apache_beam.io.filesystems import FileSystems
 from beam_jobs import remote
 import tfrecords_schema as schema
 from tfrecords_schema import integrity
+from tfrecords_schema.files import SHARD_MARK
 
 remote.anonymous_on_emulator()  # the launcher and every worker do their I/O through here
 
@@ -104,7 +105,7 @@ def commit(staging: str, output: str, *, overwrite: bool, keep_out: str = "_work
   root = staging.rstrip("/")
   src = [p for p in existing_files(staging)
          if not p[len(root):].lstrip("/").startswith(keep_out + "/")]
-  src.sort(key=lambda p: (".tfrecord-" not in p, p))  # shards first, metadata last
+  src.sort(key=lambda p: (SHARD_MARK not in p, p))  # shards first, metadata last
   dst = [output.rstrip("/") + p[len(root):] for p in src]
   old = set(existing_files(output))
   FileSystems.rename(src, dst)

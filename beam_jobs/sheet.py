@@ -28,9 +28,9 @@ from apache_beam.io.filesystems import FileSystems
 from PIL import Image, ImageDraw, ImageFont
 
 import tfrecords_schema as schema
+from tfrecords_schema import tfrecord
 from tfrecords_schema.fields import VISIBLE_MIN
-
-SHEET_FILENAME = "contact_sheet.png"
+from tfrecords_schema.files import SHEET_FILENAME
 _COLOURS = ("#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4",
             "#46f0f0", "#f032e6", "#bcf60c", "#fabebe", "#008080", "#e6beff")
 
@@ -38,10 +38,9 @@ _COLOURS = ("#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4",
 def first_contents(shard_path: str, n: int, keep=None) -> list[list[dict]]:
   """The views of the first n contents of a shard (those whose first view passes
   `keep`, if given), each in view order."""
-  from apache_beam.io.tfrecordio import _TFRecordUtil
   groups: list[list[dict]] = []
   with FileSystems.open(shard_path) as f:
-    for raw in iter(lambda: _TFRecordUtil.read_record(f), None):
+    for _, raw in tfrecord.iter_records(f, shard_path):
       rec = schema.decode_example(raw)
       if not groups or groups[-1][0]["content_id"] != rec["content_id"]:
         if groups and keep is not None and not keep(groups[-1][0]):

@@ -25,6 +25,7 @@ from beam_jobs.lock import check_fence
 from pipeline import image_io, records, render, style_states
 from pipeline.stylizers import from_spec
 import tfrecords_schema as schema
+from tfrecords_schema import tfrecord
 
 NAMESPACE = "stylize"
 #: A running shard notes its progress for the launcher's display at most this often.
@@ -210,7 +211,6 @@ class RenderShardFn(_WithModel):
     yield {"split": split, "shard": shard, "records": stats.records}
 
   def _write(self, tmp, filename, renderer, task, pools, key):
-    from apache_beam.io.tfrecordio import _TFRecordUtil  # the framing Beam writes
     stats = records.ShardStats(task["split"], task["shard"])
     index, dead = records.ShardIndex(filename), []
     progress = _ProgressNote(stg.progress_path(self._staging, key))
@@ -223,9 +223,9 @@ class RenderShardFn(_WithModel):
         data = records.encode_view(item.content, item.view_index, item.pixels,
                                    item.style, self._cfg.strength, self._fmt,
                                    item.labels)
-        _TFRecordUtil.write_record(f, data)
+        tfrecord.write_record(f, data)
         index.add(data)
-        stats.add(item.content, item.style, _TFRecordUtil.encoded_num_bytes(data),
+        stats.add(item.content, item.style, tfrecord.framed_size(data),
                   item.labels)
         progress.update(stats.records + len(dead))
     stats.sha256 = f.digest.hexdigest()

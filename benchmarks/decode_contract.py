@@ -20,6 +20,8 @@ import os
 
 import numpy as np
 
+from tfrecords_schema.files import SHARD_GLOB
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
@@ -27,13 +29,13 @@ def _records(folder: str):
   import tensorflow as tf
 
   from tfrecords_schema import decode_example
-  for shard in sorted(glob.glob(os.path.join(folder, "*.tfrecord-*"))):
+  for shard in sorted(glob.glob(os.path.join(folder, SHARD_GLOB))):
     for raw in tf.data.TFRecordDataset(shard).as_numpy_iterator():
       yield decode_example(raw)
 
 
 def _shard_bytes(folder: str) -> int:
-  return sum(os.path.getsize(p) for p in glob.glob(os.path.join(folder, "*.tfrecord-*")))
+  return sum(os.path.getsize(p) for p in glob.glob(os.path.join(folder, SHARD_GLOB)))
 
 
 def _stats(diffs: list[int]) -> str:

@@ -72,8 +72,9 @@ import pathlib
 import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+from common import IMAGENETTE, MODEL_DIR, PAINTINGS, ROOT  # beside this script
+
+from tfrecords_schema.files import METADATA_FILENAME  # noqa: E402
 TRAINER_FLAGS = ["--image_size=64", "--width=32", "--batch_size=64", "--max_steps=600",
                  "--learning_rate=2e-3", "--warmup_steps=30", "--log_every=100",
                  "--checkpoint_every=600", "--monitor_every=0", "--probe_steps=300"]
@@ -104,21 +105,21 @@ def main(argv=None) -> None:
   p.add_argument("--dataset", default="", help="an existing stylized dataset to reuse "
                  "(default: <work_dir>/dataset, made when absent)")
   p.add_argument("--per_class", type=int, default=200)
-  p.add_argument("--stylizer", default=f"tflite:{SHARED / 'models/magenta_v1_256_tflite'}")
+  p.add_argument("--stylizer", default=f"tflite:{MODEL_DIR}")
   p.add_argument("--seeds", default="0,1,2")
   args, extra = p.parse_known_args(argv)
-  imagenette = SHARED / "data" / "imagenette" / "labels.csv"
+  imagenette = IMAGENETTE / "labels.csv"
   if not imagenette.exists():
     raise SystemExit(f"error: {imagenette} not found (needs ../shared beside the repo)")
   work = pathlib.Path(args.work_dir)
   dataset = pathlib.Path(args.dataset) if args.dataset else work / "dataset"
   env = {**os.environ, "PYTHONPATH": str(ROOT)}
-  if not (dataset / "stylized_metadata.json").exists():
+  if not (dataset / METADATA_FILENAME).exists():
     n = link_subset(imagenette, work / "photos", args.per_class)
     print(f"stylizing {n} Imagenette photos into {dataset}", flush=True)
     subprocess.run([sys.executable, "-m", "beam_jobs.stylize",
                     f"--content={work / 'photos'}", "--content_labels_from_dirs",
-                    f"--styles={SHARED / 'data/paintings_aic/images'}",
+                    f"--styles={PAINTINGS}",
                     f"--stylizer={args.stylizer}", "--styles_per_content=1",
                     "--include_original", "--split_fractions=0.6,0.1,0.3",
                     "--holdout_style_fraction=0.25", "--image_size=128", "--seed=0",

@@ -40,10 +40,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def _write_shards(folder: pathlib.Path, records: int, record_bytes: int, shards: int):
   import numpy as np
   import tensorflow as tf
+
+  from tfrecords_schema.files import shard_filename
   rng = np.random.default_rng(0)
   paths = []
   for s in range(shards):
-    path = folder / f"bench-train.tfrecord-{s:05d}-of-{shards:05d}"
+    path = folder / shard_filename("bench", "train", s, shards)
     with tf.io.TFRecordWriter(str(path)) as w:
       for _ in range(records // shards):
         w.write(rng.integers(0, 256, record_bytes, dtype=np.uint8).tobytes())
@@ -71,7 +73,7 @@ def main(argv=None) -> None:
   import tensorflow as tf
 
   from tests.gcs_services import BUCKET, Services, upload
-  from tfrecords_schema import storage
+  from tfrecords_schema import storage, tfrecord
   from trainer import records as records_lib
 
   with tempfile.TemporaryDirectory() as tmp:
@@ -109,7 +111,7 @@ def main(argv=None) -> None:
         n = 0
         for f in remote:
           with FileSystems.open(f, compression_type="uncompressed") as fh:
-            n += sum(1 for _ in storage.iter_records(fh, f))  # (offset, record) pairs
+            n += sum(1 for _ in tfrecord.iter_records(fh, f))  # (offset, record) pairs
         return n
       _time("beam-gs", beam_gs, total, base)
     print("tf-gs          not measured: TensorFlow's gs:// endpoint cannot be pointed "

@@ -40,11 +40,11 @@ import time
 import numpy as np
 import psutil
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHARED = pathlib.Path(os.environ.get("STYLIZED_SHARED_DIR", ROOT.parent / "shared"))
-MODEL_DIR = SHARED / "models" / "magenta_v1_256_tflite"
-PHOTOS = SHARED / "data" / "coco256" / "images"
-PAINTINGS = SHARED / "data" / "paintings_aic" / "images"
+from common import MODEL_DIR, PAINTINGS, PHOTOS, ROOT, SHARED  # beside this script
+
+from beam_jobs.graph import SHUFFLE_BYTES, SIDE_INPUT_BYTES  # noqa: E402
+from tfrecords_schema.files import METADATA_FILENAME, SHARD_GLOB  # noqa: E402
+
 PY = sys.executable
 SPECS = {"tflite": f"tflite:{MODEL_DIR}", "classical": "classical"}
 
@@ -107,20 +107,20 @@ def job_cmd(content, styles, out, spec: str, size: int = 256, *extra) -> list[st
 
 def crossing(out: pathlib.Path, workers: int) -> dict:
   """Bytes crossing shuffles and side inputs per written view, vs the mean record."""
-  meta = json.loads((out / "stylized_metadata.json").read_text())
+  meta = json.loads((out / METADATA_FILENAME).read_text())
   c = meta["counters"]
   records = sum(s["records"] for s in meta["splits"].values())
   record_bytes = sum(s["bytes"] for s in meta["splits"].values()) / records
-  moved = c.get("shuffle_bytes", 0) + c.get("side_input_bytes", 0) * workers
+  moved = c.get(SHUFFLE_BYTES, 0) + c.get(SIDE_INPUT_BYTES, 0) * workers
   return {"records": records, "mean_record_bytes": round(record_bytes),
-          "shuffle_bytes": c.get("shuffle_bytes", 0),
-          "side_input_bytes": c.get("side_input_bytes", 0),
+          SHUFFLE_BYTES: c.get(SHUFFLE_BYTES, 0),
+          SIDE_INPUT_BYTES: c.get(SIDE_INPUT_BYTES, 0),
           "crossing_bytes_per_view": round(moved / records, 1),
           "ratio_to_record": round(moved / records / record_bytes, 4)}
 
 
 def shards(out: pathlib.Path) -> dict:
-  return {p.name: p.read_bytes() for p in sorted(out.glob("*.tfrecord-*"))}
+  return {p.name: p.read_bytes() for p in sorted(out.glob(SHARD_GLOB))}
 
 
 TRAINER_INPUT = """
@@ -229,5 +229,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-  sys.path.insert(0, str(ROOT))
   main()

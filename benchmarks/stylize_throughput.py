@@ -40,12 +40,11 @@ import sys
 import tempfile
 import time
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-  sys.path.insert(0, str(ROOT))
+from common import ROOT  # beside this script
+from cpu_monitor import CpuMonitor, note
+import stylizer_speed as speed
 
-from cpu_monitor import CpuMonitor, note  # beside this script  # noqa: E402
-import stylizer_speed as speed  # noqa: E402
+from tfrecords_schema.files import METADATA_FILENAME  # noqa: E402
 
 TARGET_RATIO = 0.9
 
@@ -111,7 +110,7 @@ def job_run(args, spec: str, batch: int, contents, styles, out: pathlib.Path) ->
   wall = time.perf_counter() - t0
   if done.returncode:
     raise SystemExit(f"the job failed:\n{done.stderr[-3000:]}")
-  meta = json.loads((out / "stylized_metadata.json").read_text())
+  meta = json.loads((out / METADATA_FILENAME).read_text())
   c = meta["counters"]
   views = c.get("views_stylized", 0)
   pipeline_s = meta.get("timings", {}).get("pipeline") or wall

@@ -33,15 +33,9 @@ from typing import Sequence
 
 import numpy as np
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-SHARED = pathlib.Path(os.environ.get("STYLIZED_SHARED_DIR", ROOT.parent / "shared"))
-MODEL_DIR = SHARED / "models" / "magenta_v1_256_tflite"
-PHOTOS = SHARED / "data" / "coco256" / "images"
-PAINTINGS = SHARED / "data" / "paintings_aic" / "images"
-SWEEP_BATCHES = (1, 8, 32, 128)
+from common import MODEL_DIR, PAINTINGS, PHOTOS, SHARED  # beside this script
 
-if str(ROOT) not in sys.path:
-  sys.path.insert(0, str(ROOT))
+SWEEP_BATCHES = (1, 8, 32, 128)
 
 
 def load_inputs(n_contents: int, n_styles: int, size: int):

@@ -46,11 +46,10 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-  sys.path.insert(0, str(ROOT))
+import common  # noqa: F401 (beside this script; puts the repository on sys.path)
+from cpu_monitor import CpuMonitor, note  # noqa: E402
 
-from cpu_monitor import CpuMonitor, note  # beside this script  # noqa: E402
+from tfrecords_schema.files import METADATA_FILENAME  # noqa: E402
 
 TARGET_RATIO = 3.0
 FEED_TARGET = 1000.0  # pairs/s an accelerator host must be fed
@@ -117,7 +116,7 @@ def ensure_dataset(args) -> str:
   suffix = "" if args.stored_size == 128 else f"_s{args.stored_size}"
   out = pathlib.Path(args.cache_dir) / f"c{args.contents_per_class}{suffix}"
   dataset = out / "stylized"
-  if (dataset / "stylized_metadata.json").exists():
+  if (dataset / METADATA_FILENAME).exists():
     note(f"dataset (cached): {dataset}")
     return str(dataset)
   note(f"generating {6 * args.contents_per_class} contents x 4 views, "

@@ -24,6 +24,7 @@ import re
 from pipeline.annotations import Box
 from pipeline.sources import ContentItem, SourceError
 from tfrecords_schema.fields import ANNOTATIONS_BOXES
+from tfrecords_schema.files import DATASET_INFO_FILENAME
 
 @dataclasses.dataclass
 class TfdsContents:
@@ -59,7 +60,7 @@ def _versioned_dir(name: str, data_dir: str | None) -> str | None:
                         key=lambda v: tuple(int(p) for p in v.split(".")), reverse=True)
   for v in candidates:
     path = os.path.join(root, v)
-    if tf.io.gfile.exists(os.path.join(path, "dataset_info.json")):
+    if tf.io.gfile.exists(os.path.join(path, DATASET_INFO_FILENAME)):
       return path
   return None
 
@@ -129,12 +130,12 @@ def _boxes(feature, labels: list[int], areas: list[int]) -> tuple:
 def _scan_file(path: str) -> list[tuple[int, bytes, list[int], list[int], int, tuple]]:
   """(image id, file name, labels, areas, byte offset of the record, boxes) per record.
 
-  Read with Beam's TFRecord framing and the schema package's TF-free Example classes:
+  Read with the schema package's TF-free framing and Example classes:
   the offsets let a worker later read one image with a single seek instead of joining
   every image's bytes to its content through a shuffle.
   """
   from apache_beam.io.filesystems import FileSystems
-  from apache_beam.io.tfrecordio import _TFRecordUtil
+  from tfrecords_schema import tfrecord
   from tfrecords_schema.example_proto import example_pb2
   example = example_pb2().Example
   out = []
@@ -142,9 +143,9 @@ def _scan_file(path: str) -> list[tuple[int, bytes, list[int], list[int], int, t
     while True:
       offset = f.tell()
       try:
-        raw = _TFRecordUtil.read_record(f)
-      except ValueError as e:  # framing or CRC: a truncated or corrupt source shard
-        raise SourceError(f"{path}: unreadable record at byte {offset}: {e}") from e
+        raw = tfrecord.read_record(f, offset=offset)
+      except tfrecord.RecordError as e:  # a truncated or corrupt source shard
+        raise SourceError(f"{path}: unreadable record: {e}") from e
       if raw is None:
         return out
       feature = example.FromString(raw).features.feature
@@ -236,12 +237,12 @@ def _open_small(path: str):
 
 def read_image_at(path: str, offset: int) -> bytes:
   """The encoded image of the TFDS coco record starting at `offset` in `path`."""
-  from apache_beam.io.tfrecordio import _TFRecordUtil
   from pipeline.image_io import READ_FAILED, ImageError
+  from tfrecords_schema import tfrecord
   try:
     with _open_small(path) as f:
       f.seek(offset)
-      raw = _TFRecordUtil.read_record(f)
+      raw = tfrecord.read_record(f, offset=offset)
     if raw is None:
       raise ValueError("no record at that offset")
     return image_from_record(raw)[1]

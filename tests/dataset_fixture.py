@@ -14,7 +14,7 @@ import pathlib
 from PIL import Image
 
 import tfrecords_schema as schema
-from tfrecords_schema import croissant, index, schema_doc
+from tfrecords_schema import croissant, index, schema_doc, tfrecord
 
 NAME = "stylized"
 HEIGHT, WIDTH = 8, 12
@@ -101,7 +101,7 @@ def build_dataset(root: pathlib.Path, *, k: int = 2, hook=None, original: bool =
                                         offset))
           w.write(data)
           written += 1
-          offset += len(data) + index.FRAMING_BYTES
+          offset += tfrecord.framed_size(data)
       lengths.append(written)
       sizes.append((root / filename).stat().st_size)
     splits[split] = {"records": sum(lengths), "contents": sum(map(len, per_shard)),

@@ -7,15 +7,11 @@ layout: tfrecords_schema/README.md; every dataset folder carries its own SCHEMA.
 from tfrecords_schema.codec import (SchemaError, decode_example, encode_example,
                                     feature_spec, parse_example)
 from tfrecords_schema.fields import FIELDS, FIELDS_BY_NAME, SCHEMA_VERSION, Field
-from tfrecords_schema.tfds_metadata import (DATASET_INFO_FILENAME, FEATURES_FILENAME,
-                                            shard_filename, tfds_metadata_json)
-from tfrecords_schema.index import INDEX_FILENAME
-from tfrecords_schema.croissant import CROISSANT_FILENAME, SCHEMA_FILENAME
-
-#: Our own metadata file beside the shards: schema version, counts, vocabularies, run.
-METADATA_FILENAME = "stylized_metadata.json"
-#: Dead-letter file beside the shards: one JSON object per failed input.
-DEAD_LETTER_FILENAME = "dead_letter.jsonl"
+from tfrecords_schema.files import (CROISSANT_FILENAME, DATASET_INFO_FILENAME,
+                                    DEAD_LETTER_FILENAME, FEATURES_FILENAME,
+                                    INDEX_FILENAME, METADATA_FILENAME, SCHEMA_FILENAME,
+                                    shard_filename)
+from tfrecords_schema.tfds_metadata import tfds_metadata_json
 
 __all__ = [
     "FIELDS", "FIELDS_BY_NAME", "SCHEMA_VERSION", "Field", "SchemaError",

@@ -15,11 +15,11 @@ from typing import Mapping
 
 from tfrecords_schema import integrity
 from tfrecords_schema.fields import FIELDS, SCHEMA_VERSION
-from tfrecords_schema.index import INDEX_FILENAME, LOCATION_COLUMNS
+from tfrecords_schema.files import (CROISSANT_FILENAME,  # noqa: F401 (its file's name)
+                                    INDEX_FILENAME, SCHEMA_FILENAME, split_glob)
+from tfrecords_schema.index import LOCATION_COLUMNS
 from tfrecords_schema.tfds_metadata import tfds_version
 
-CROISSANT_FILENAME = "croissant.json"
-SCHEMA_FILENAME = "SCHEMA.md"
 RECORD_SET = "records"
 CONFORMS_TO = "http://mlcommons.org/croissant/1.0"
 TFRECORD_FORMAT = "application/x-tfrecord"
@@ -111,7 +111,7 @@ def croissant_json(metadata: Mapping, *, index_sha256: str, schema_sha256: str) 
             f"in {SCHEMA_FILENAME}; the `records` RecordSet lists every record with its "
             "shard, position and byte offset."),
         "encodingFormat": TFRECORD_FORMAT,
-        "includes": f"{name}-{split}.tfrecord-*"})
+        "includes": split_glob(split, name)})
   for filename, digest in integrity.shard_sums(name, splits):  # each with its checksum
     distribution.append({
         "@type": "cr:FileObject", "@id": filename, "name": filename,

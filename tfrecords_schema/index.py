@@ -18,11 +18,9 @@ import json
 from typing import BinaryIO, Iterable, Iterator, Mapping
 
 from tfrecords_schema.fields import FIELDS, FLOAT
-from tfrecords_schema.storage import iter_records
-
-INDEX_FILENAME = "index.parquet"
-#: TFRecord framing around each record: length (8) + its CRC (4), then data + CRC (4).
-FRAMING_BYTES = 16
+from tfrecords_schema.files import INDEX_FILENAME  # noqa: F401 (index.INDEX_FILENAME)
+# A record's offset advances by its framed size (pipeline/records.py uses FRAMING_BYTES).
+from tfrecords_schema.tfrecord import FRAMING_BYTES, iter_records  # noqa: F401
 
 #: The columns that say where a record is, before the record's own fields.
 LOCATION_COLUMNS = (

@@ -14,17 +14,14 @@ import json
 from typing import Callable, Iterable, Mapping
 
 from tfrecords_schema import storage
-from tfrecords_schema.tfds_metadata import shard_filename
+from tfrecords_schema.files import (CROISSANT_FILENAME, METADATA_FILENAME, in_folder,
+                                    shard_filename)
 
 #: sha256 of an empty file: a shard none of whose contents survived.
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _CHUNK = 1 << 20
 
 Add = Callable[[str, str, str], None]  # (file, kind, message)
-
-
-def _join(root: str, name: str) -> str:
-  return root.rstrip("/") + "/" + name
 
 
 def file_sha256(path: str) -> str:
@@ -48,7 +45,7 @@ def shard_sums(name: str, splits: Mapping[str, Mapping]) -> Iterable[tuple[str, 
 def _croissant(root: str) -> Mapping | None:
   """croissant.json, or None when absent or unreadable (its own check says so)."""
   try:
-    doc = json.loads(storage.read_bytes(_join(root, "croissant.json")))
+    doc = json.loads(storage.read_bytes(in_folder(root, CROISSANT_FILENAME)))
     return doc if isinstance(doc, dict) else None
   except Exception:
     return None
@@ -60,7 +57,7 @@ def check_shard_sums(root: str, meta: Mapping, add: Add,
   FileObjects against the metadata; a mismatch names the shard. `skip`: shard file
   names already reported missing."""
   name, splits = meta.get("dataset_name", ""), meta.get("splits") or {}
-  meta_path = _join(root, "stylized_metadata.json")
+  meta_path = in_folder(root, METADATA_FILENAME)
   skip = set(skip)
   for split, info in sorted(splits.items()):
     sums = info.get("shard_sha256")
@@ -72,14 +69,14 @@ def check_shard_sums(root: str, meta: Mapping, add: Add,
   for filename, want in sorted(listed.items()):
     if filename in skip:
       continue
-    path = _join(root, filename)
+    path = in_folder(root, filename)
     try:
       got = file_sha256(path)
     except Exception as e:  # missing: reported by the shard checks
       add(path, "checksum", f"cannot hash: {type(e).__name__}: {e}")
       continue
     if got != want:
-      add(path, "checksum", f"sha256 {got} differs from stylized_metadata.json's "
+      add(path, "checksum", f"sha256 {got} differs from {METADATA_FILENAME}'s "
           f"{want}: the file changed after the job wrote it")
   croissant = _croissant(root)
   if croissant is None:
@@ -88,5 +85,5 @@ def check_shard_sums(root: str, meta: Mapping, add: Add,
            if d.get("@type") == "cr:FileObject"}
   for filename, want in sorted(listed.items()):
     if files.get(filename) != want:
-      add(_join(root, "croissant.json"), "checksum", f"FileObject {filename}: sha256 "
-          f"{files.get(filename)!r}, stylized_metadata.json says {want!r}")
+      add(in_folder(root, CROISSANT_FILENAME), "checksum", f"FileObject {filename}: sha256 "
+          f"{files.get(filename)!r}, {METADATA_FILENAME} says {want!r}")

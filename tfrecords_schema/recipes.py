@@ -8,7 +8,8 @@ Tests run every block against datasets the job wrote.
 from __future__ import annotations
 
 from tfrecords_schema.fields import FIELDS, feature_spec_source
-from tfrecords_schema.index import INDEX_FILENAME
+from tfrecords_schema.files import (INDEX_FILENAME, METADATA_FILENAME, SHARD_MARK,
+                                    SHARD_NAME, split_glob)
 
 DATASET_DIR_LINE = 'DATASET_DIR = "."  # this folder'
 
@@ -40,7 +41,7 @@ def parse(serialized):
 
 
 # Shards in name order, each read front to back: a content's views stay adjacent.
-files = sorted(tf.io.gfile.glob(f"{{DATASET_DIR}}/{name}-train.tfrecord-*"))
+files = sorted(tf.io.gfile.glob(f"{{DATASET_DIR}}/{split_glob('train', name)}"))
 ds = tf.data.TFRecordDataset(files).map(parse)
 
 
@@ -240,6 +241,17 @@ def parse_example(data):
 '''
 
 
+def _in_recipe(pattern: str) -> str:
+  """Part of SHARD_NAME as an f-string of the checksum recipe's variables."""
+  return (pattern.replace("{name}", "{meta['dataset_name']}").replace("{shard", "{i")
+          .replace("{num_shards", "{info['shards']"))
+
+
+# The recipe's shard name, formatted from SHARD_NAME in two lines (after the mark).
+_head, _mark, _tail = SHARD_NAME.partition(SHARD_MARK)
+_NAME_HEAD, _NAME_TAIL = _in_recipe(_head + _mark), _in_recipe(_tail)
+
+
 def checksums() -> str:
   """Each shard's sha256 against stylized_metadata.json, with the standard library."""
   return f'''import hashlib
@@ -250,13 +262,13 @@ import json
 
 def changed_shards(dataset_dir):
     """Shard file names whose sha256 is not the one stylized_metadata.json lists."""
-    with open(f"{{dataset_dir}}/stylized_metadata.json") as f:
+    with open(f"{{dataset_dir}}/{METADATA_FILENAME}") as f:
         meta = json.load(f)
     changed = []
     for split, info in sorted(meta["splits"].items()):
         for i, want in enumerate(info["shard_sha256"]):
-            name = (f"{{meta['dataset_name']}}-{{split}}.tfrecord-"
-                    f"{{i:05d}}-of-{{info['shards']:05d}}")
+            name = (f"{_NAME_HEAD}"
+                    f"{_NAME_TAIL}")
             digest = hashlib.sha256()
             with open(f"{{dataset_dir}}/{{name}}", "rb") as f:
                 for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -60,7 +60,11 @@ CHANGES = {
         "licence and attribution fields; `is_original` declared int64 (0/1) "
         "everywhere."],
 }
-from tfrecords_schema.index import INDEX_FILENAME, LOCATION_COLUMNS
+from tfrecords_schema.files import (CARD_FILENAME, CROISSANT_FILENAME,
+                                    DATASET_INFO_FILENAME, DEAD_LETTER_FILENAME,
+                                    FEATURES_FILENAME, INDEX_FILENAME, METADATA_FILENAME,
+                                    SCHEMA_FILENAME, SHEET_FILENAME, shard_name_doc)
+from tfrecords_schema.index import LOCATION_COLUMNS
 
 #: stylized_metadata.json's top-level keys and what each holds (validate checks them).
 METADATA_KEYS = {
@@ -116,20 +120,20 @@ def _code(text: str, lang: str = "python") -> str:
 
 def _files(name: str) -> str:
   rows = [
-      (f"`{name}-SPLIT.tfrecord-XXXXX-of-YYYYY`", "The records of split `train`, `val` "
+      (f"`{shard_name_doc(name)}`", "The records of split `train`, `val` "
        "or `test`: uncompressed TFRecord files of serialized `tf.train.Example`."),
       (f"`{INDEX_FILENAME}`", "One row per record: every field but `image`, plus "
        + ", ".join(f"`{c[0]}`" for c in LOCATION_COLUMNS) + " (see Reading)."),
-      ("`croissant.json`", "Croissant 1.0 metadata: the shards, the index as RecordSet "
+      (f"`{CROISSANT_FILENAME}`", "Croissant 1.0 metadata: the shards, the index as RecordSet "
        "`records`, sources, licences, citation."),
-      ("`SCHEMA.md`", "This page."),
-      ("`dataset_info.json`, `features.json`", "TFDS metadata: "
+      (f"`{SCHEMA_FILENAME}`", "This page."),
+      (f"`{DATASET_INFO_FILENAME}`, `{FEATURES_FILENAME}`", "TFDS metadata: "
        "`tfds.builder_from_directory` loads the folder."),
-      ("`stylized_metadata.json`", "How the dataset was made (keys below)."),
-      ("`dead_letter.jsonl`", "One JSON object per input that failed: `stage` "
+      (f"`{METADATA_FILENAME}`", "How the dataset was made (keys below)."),
+      (f"`{DEAD_LETTER_FILENAME}`", "One JSON object per input that failed: `stage` "
        "(`content`, `style`, `stylize`), `uri`, `reason`, `message`; `content_id` for "
        "`content` and `stylize`; `view_index` and `style_uri` for `stylize`."),
-      ("`DATASET_CARD.md`, `contact_sheet.png`", "Summary for people, with examples "
+      (f"`{CARD_FILENAME}`, `{SHEET_FILENAME}`", "Summary for people, with examples "
        "(the objects' boxes drawn on the views when records carry them)."),
   ]
   return "| file | what |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)

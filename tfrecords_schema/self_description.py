@@ -19,7 +19,9 @@ from tfrecords_schema import storage
 from tfrecords_schema.fields import (BOOL, BYTES, FIELDS, FLOAT, FLOAT_LIST, INT,
                                      INT_LIST, SCHEMA_VERSION, STR, STR_LIST,
                                      feature_spec_source)
-from tfrecords_schema.index import INDEX_FILENAME, arrow_schema, index_row
+from tfrecords_schema.files import (CROISSANT_FILENAME, FEATURES_FILENAME,
+                                    INDEX_FILENAME, SCHEMA_FILENAME, in_folder)
+from tfrecords_schema.index import arrow_schema, index_row
 from tfrecords_schema.schema_doc import METADATA_KEYS
 
 Add = Callable[[str, str, str], None]  # (file, kind, message)
@@ -33,16 +35,20 @@ _TFDS = {STR: ("text_feature.Text", "string"), INT: ("scalar.Scalar", "int64"),
          BYTES: ("image_feature.Image", "uint8")}
 
 
-def _join(root: str, name: str) -> str:
-  return root.rstrip("/") + "/" + name
-
-
 def _read(path: str) -> bytes:
   return storage.read_bytes(path)
 
 
 def _exists(path: str) -> bool:
   return storage.exists(path)
+
+
+def _present(path: str, add: Add, kind: str, why: str = "") -> bool:
+  """Whether the file at `path` exists; records it as `missing` (and why) when not."""
+  if _exists(path):
+    return True
+  add(path, kind, f"missing{why}")
+  return False
 
 
 def _tfds_type(feature: dict) -> tuple[str, str]:
@@ -59,9 +65,8 @@ def _tfds_type(feature: dict) -> tuple[str, str]:
 
 def check_features(root: str, add: Add, image_format: str | None) -> None:
   """features.json must describe exactly FIELDS, each with its one type."""
-  path = _join(root, "features.json")
-  if not _exists(path):
-    add(path, "metadata", "missing (tfds.builder_from_directory needs it)")
+  path = in_folder(root, FEATURES_FILENAME)
+  if not _present(path, add, "metadata", " (tfds.builder_from_directory needs it)"):
     return
   try:
     feats = json.loads(_read(path))["content"]["features"]
@@ -84,9 +89,8 @@ def check_features(root: str, add: Add, image_format: str | None) -> None:
 
 
 def check_schema_md(root: str, add: Add) -> None:
-  path = _join(root, C.SCHEMA_FILENAME)
-  if not _exists(path):
-    add(path, "self_description", "missing: the folder must carry its own schema")
+  path = in_folder(root, SCHEMA_FILENAME)
+  if not _present(path, add, "self_description", ": the folder must carry its own schema"):
     return
   text = _read(path).decode("utf-8", "replace")
   if f"record schema version {SCHEMA_VERSION}" not in text:
@@ -99,15 +103,15 @@ def check_schema_md(root: str, add: Add) -> None:
 def check_metadata_keys(path: str, meta: dict, add: Add) -> None:
   unknown = sorted(set(meta) - set(METADATA_KEYS))
   if unknown:
-    add(path, "self_description", f"keys {unknown} are not documented in SCHEMA.md")
+    add(path, "self_description", f"keys {unknown} are not documented in "
+        f"{SCHEMA_FILENAME}")
 
 
 def check_croissant(root: str, add: Add, splits: list[str]) -> None:
   """croissant.json's `records` fields are the index columns with their types, its
   index checksum is the index's, and every split has a FileSet."""
-  path = _join(root, C.CROISSANT_FILENAME)
-  if not _exists(path):
-    add(path, "self_description", "missing")
+  path = in_folder(root, CROISSANT_FILENAME)
+  if not _present(path, add, "self_description"):
     return
   try:
     doc = json.loads(_read(path))
@@ -124,7 +128,7 @@ def check_croissant(root: str, add: Add, splits: list[str]) -> None:
     diff = sorted(set(got) ^ set(want))[:4]
     add(path, "types", f"RecordSet `records` fields differ from the index columns "
         f"(e.g. {diff})")
-  index_path = _join(root, INDEX_FILENAME)
+  index_path = in_folder(root, INDEX_FILENAME)
   if _exists(index_path) and dist.get(INDEX_FILENAME, {}).get("sha256") != (
       hashlib.sha256(_read(index_path)).hexdigest()):
     add(path, "self_description", f"sha256 of {INDEX_FILENAME} differs from the file")
@@ -153,7 +157,7 @@ class IndexCheck:
   """The index must hold exactly one row per record, equal to it."""
 
   def __init__(self, root: str, add: Add):
-    self.path, self._add = _join(root, INDEX_FILENAME), add
+    self.path, self._add = in_folder(root, INDEX_FILENAME), add
     self._rows: dict[tuple[str, int], bytes] | None = None
     if not _exists(self.path):
       add(self.path, "self_description", "missing: the per-record index")

@@ -8,10 +8,11 @@ code path nobody has run before the first paid job. gcsfs honours
 on a VM alike, so the same lines read the emulator in the tests and GCS in production.
 Local paths go straight to the operating system.
 
-TFRecord framing is read here in Python (`iter_records`), with the masked CRC32C of
-each length and record checked, so a remote shard needs no TensorFlow filesystem at all:
-the trainer feeds these bytes to tf.data, the validator to the record checks. Read
-throughput of each way, against local disk: benchmarks/README.md ("Reading gs://").
+TFRecord framing is read in Python (`records`, through tfrecords_schema/tfrecord.py),
+with the masked CRC32C of each length and record checked, so a remote shard needs no
+TensorFlow filesystem at all: the trainer feeds these bytes to tf.data, the validator to
+the record checks. Read throughput of each way, against local disk: benchmarks/README.md
+("Reading gs://").
 
 An unreachable store fails at once with `StoreUnreachableError`, naming the URL and the
 endpoint, instead of surfacing later as "no such folder" or "no shards match".
@@ -21,11 +22,14 @@ from __future__ import annotations
 
 import fnmatch
 import glob as globlib
+import json
 import os
 import socket
-import struct
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator
 from urllib.parse import urlparse
+
+# RecordError: what a reader of storage.records() catches (the framing module's error).
+from tfrecords_schema.tfrecord import RecordError, iter_records  # noqa: F401
 
 #: Remote reads go in blocks this large: each read of an object store is a request.
 BLOCK_BYTES = 8 << 20
@@ -34,14 +38,6 @@ _ENDPOINT = "https://storage.googleapis.com"
 
 class StoreUnreachableError(OSError):
   """The object store behind a URL does not answer; the message names both."""
-
-
-class RecordError(ValueError):
-  """A TFRecord shard is truncated (`kind` 'truncated') or fails a CRC ('corrupt')."""
-
-  def __init__(self, kind: str, message: str):
-    super().__init__(message)
-    self.kind = kind
 
 
 def is_remote(path: str) -> bool:
@@ -172,40 +168,11 @@ def read_bytes(path: str) -> bytes:
     return f.read()
 
 
-def _masked_crc(data: bytes) -> int:
-  import google_crc32c
-  crc = google_crc32c.value(data)
-  return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def iter_records(f: BinaryIO, name: str = "",
-                 check_crc: bool = True) -> Iterator[tuple[int, bytes]]:
-  """(byte offset, record) of each record of an uncompressed TFRecord stream, its
-  framing and (unless check_crc is False) CRCs checked.
-
-  Framing per record: uint64 length (little-endian), uint32 masked CRC32C of those 8
-  bytes, the data, uint32 masked CRC32C of the data. Raises RecordError ('truncated'
-  when the stream ends inside a record, 'corrupt' when a CRC does not match)."""
-  offset = 0
-  while True:
-    header = f.read(12)
-    if not header:
-      return
-    if len(header) < 12:
-      raise RecordError("truncated", f"{name}: truncated record header at byte {offset}")
-    length, length_crc = struct.unpack("<QI", header)
-    if check_crc and _masked_crc(header[:8]) != length_crc:
-      raise RecordError("corrupt", f"{name}: corrupted record at byte {offset} (the "
-                        "length's CRC does not match)")
-    data = f.read(length)
-    footer = f.read(4)
-    if len(data) < length or len(footer) < 4:
-      raise RecordError("truncated", f"{name}: truncated record at byte {offset}")
-    if check_crc and _masked_crc(data) != struct.unpack("<I", footer)[0]:
-      raise RecordError("corrupt", f"{name}: corrupted record at byte {offset} (the "
-                        "data's CRC does not match)")
-    yield offset, data
-    offset += length + 16
+def read_json(path: str) -> Any:
+  """The JSON document at `path` (local or gs://), or None when there is no file."""
+  if not exists(path):
+    return None
+  return json.loads(read_bytes(path).decode("utf-8"))
 
 
 def records(path: str) -> Iterator[bytes]:

@@ -12,20 +12,13 @@ from typing import Mapping, Sequence
 
 from tfrecords_schema.fields import (BOOL, BYTES, FIELDS, FLOAT, FLOAT_LIST, INT,
                                      INT_LIST, SCHEMA_VERSION, STR, STR_LIST)
-
-#: TFDS's default file naming: `{name}-{split}.tfrecord-00000-of-00004`.
-FILEPATH_TEMPLATE = "{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}"
-FEATURES_FILENAME = "features.json"
-DATASET_INFO_FILENAME = "dataset_info.json"
+from tfrecords_schema.files import (DATASET_INFO_FILENAME, FEATURES_FILENAME,
+                                    FILEPATH_TEMPLATE)
 
 
 def tfds_version() -> str:
   """The TFDS dataset version tracks the schema: major == SCHEMA_VERSION."""
   return f"{SCHEMA_VERSION}.0.0"
-
-
-def shard_filename(name: str, split: str, shard: int, num_shards: int) -> str:
-  return f"{name}-{split}.tfrecord-{shard:05d}-of-{num_shards:05d}"
 
 
 def features_dict(image_format: str = "jpeg"):

@@ -8,7 +8,6 @@ shard in order: no global shuffle, memory bounded by one group.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Optional
 
@@ -16,6 +15,7 @@ import tensorflow as tf
 
 import tfrecords_schema as schema
 from tfrecords_schema import storage
+from tfrecords_schema.files import SHARD_GLOB, split_glob
 
 
 class DataError(ValueError):
@@ -42,7 +42,7 @@ def resolve_files(data: str, split: str) -> list[str]:
   """The shards of `split` in a dataset folder, or the files a glob names (local or
   gs://; an unreachable store is said as such, not as "no shards")."""
   if _isdir(data):
-    files = _glob(storage.join(data, f"*-{split}.tfrecord-*"))
+    files = _glob(storage.join(data, split_glob(split)))
     where = f"{data} (split {split!r})"
   else:
     files = _glob(data)
@@ -58,10 +58,7 @@ def _folder(data: str) -> str:
 
 def read_metadata(data: str) -> Optional[dict]:
   """stylized_metadata.json beside the shards, when there is one."""
-  path = storage.join(_folder(data), schema.METADATA_FILENAME)
-  if not storage.exists(path):
-    return None
-  return json.loads(storage.read_bytes(path).decode("utf-8"))
+  return storage.read_json(storage.join(_folder(data), schema.METADATA_FILENAME))
 
 
 def read_dataset_file(data: str, name: str) -> Optional[bytes]:
@@ -74,7 +71,7 @@ def is_stylized_dataset(path: str) -> bool:
   """A folder the dataset job wrote, or a glob of TFRecord shards."""
   if _isdir(path):
     return storage.exists(storage.join(path, schema.METADATA_FILENAME)) or bool(
-        _glob(storage.join(path, "*.tfrecord-*")))
+        _glob(storage.join(path, SHARD_GLOB)))
   return ".tfrecord" in os.path.basename(path)
 
 

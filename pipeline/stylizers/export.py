@@ -13,6 +13,11 @@ import tensorflow as tf
 from pipeline.stylizers.base import Stylizer, StylizerConfigError
 
 _IMAGES = tf.TensorSpec([None, None, None, 3], tf.float32)
+#: The published Magenta model's "serving_default" signature: its input names (content,
+#: style) and its output's, kept by every SavedModel we write (here and magenta_tf.py).
+SERVING_INPUTS = [tf.TensorSpec(_IMAGES.shape, _IMAGES.dtype, name="placeholder"),
+                  tf.TensorSpec(_IMAGES.shape, _IMAGES.dtype, name="placeholder_1")]
+SERVING_OUTPUT = "output_0"
 
 
 class _HubModule(tf.Module):
@@ -26,13 +31,9 @@ class _HubModule(tf.Module):
   def __call__(self, content, style):
     return [self._fn(content, style, 1.0)]
 
-  # Input names match the published model's serving signature.
-  @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32,
-                                              name="placeholder"),
-                                tf.TensorSpec([None, None, None, 3], tf.float32,
-                                              name="placeholder_1")])
+  @tf.function(input_signature=SERVING_INPUTS)
   def serve(self, placeholder, placeholder_1):
-    return {"output_0": self._fn(placeholder, placeholder_1, 1.0)}
+    return {SERVING_OUTPUT: self._fn(placeholder, placeholder_1, 1.0)}
 
 
 def export_hub_savedmodel(stylizer: Stylizer, export_dir: str) -> str:

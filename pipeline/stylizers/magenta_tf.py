@@ -51,6 +51,7 @@ def build_module(tflite_dir: str, transfer: str = "fp16"):
   import tensorflow as tf
 
   from pipeline.stylizers import tflite_graph
+  from pipeline.stylizers.export import SERVING_INPUTS, SERVING_OUTPUT
   from pipeline.stylizers.tf_graph import TFGraph
 
   paths = [os.path.join(tflite_dir, name) for name in (PREDICTION_FILE,
@@ -103,12 +104,9 @@ def build_module(tflite_dir: str, transfer: str = "fp16"):
 
     # Signatures: named inputs/outputs, for serving tools. "serving_default" keeps the
     # published model's names.
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32,
-                                                name="placeholder"),
-                                  tf.TensorSpec([None, None, None, 3], tf.float32,
-                                                name="placeholder_1")])
+    @tf.function(input_signature=SERVING_INPUTS)
     def serve(self, placeholder, placeholder_1):
-      return {"output_0": self._transfer(placeholder, self._predict(placeholder_1))}
+      return {SERVING_OUTPUT: self._transfer(placeholder, self._predict(placeholder_1))}
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32,
                                                 name="style_image")])
