@@ -283,7 +283,8 @@ def stage_costs(dcfg, load: CpuMonitor, pairs: int = 512, repeats: int = 5) -> l
   before (least of `repeats`, round-robin: others' load hits every row alike)."""
   import tensorflow as tf
   from trainer import data as data_lib
-  files = data_lib.resolve_files(dcfg.data, dcfg.split)
+  from trainer import records
+  files = records.resolve_files(dcfg.data, dcfg.split)
   max_views = data_lib.views_per_content(dcfg)
   size, strong = dcfg.image_size, dcfg.augment_strength == "strong"
   opts = one_core_options()
@@ -298,8 +299,8 @@ def stage_costs(dcfg, load: CpuMonitor, pairs: int = 512, repeats: int = 5) -> l
 
   read = tf.data.TFRecordDataset(files).repeat()
   add(f"read {max_views} records", read.map(tf.strings.length), per_item=max_views)
-  add("read + group_views", data_lib.group_views(read, max_views))
-  held = (data_lib.group_views(tf.data.TFRecordDataset(files), max_views)
+  add("read + group_views", records.group_views(read, max_views))
+  held = (records.group_views(tf.data.TFRecordDataset(files), max_views)
           .filter(lambda v, n: n >= 2).take(256).cache())
   for _ in held:
     pass
@@ -312,14 +313,14 @@ def stage_costs(dcfg, load: CpuMonitor, pairs: int = 512, repeats: int = 5) -> l
   def recs(i, g):
     s = seeds(i)
     a, b = data_lib.choose_views(g[0], g[1], s[0], dcfg)
-    return [data_lib.parse_lean(g[0][a]), data_lib.parse_lean(g[0][b])], s
+    return [records.parse_lean(g[0][a]), records.parse_lean(g[0][b])], s
 
   def window(rec, s):
     return data_lib.crop_window(tf.cast(rec["height"], tf.int32),
                                 tf.cast(rec["width"], tf.int32), s)
 
   def decoded(rec, s):
-    return data_lib.decode_window(rec["image"], window(rec, s))
+    return records.decode_window(rec["image"], window(rec, s))
 
   def resized(rec, s):
     return tf.image.resize(tf.cast(decoded(rec, s), tf.float32) / 255.0, [size, size])

@@ -1,6 +1,8 @@
 """Dataflow readiness, checked offline: the package Dataflow workers install holds every
-module, and the job's graph builds with Dataflow options (every transform labelled)."""
+module, its modules use only each other's public names, and the job's graph builds with
+Dataflow options (every transform labelled)."""
 
+import ast
 import importlib.util
 import subprocess
 import sys
@@ -49,6 +51,32 @@ def test_sdist_and_wheel_hold_every_module(built):
     names = set(z.namelist())
   assert modules <= names, sorted(modules - names)
   assert "tests/conftest.py" not in names
+
+
+def _private_names_of_other_modules(path: str) -> list[str]:
+  """`from ours.x import _name` and `x._name` (x one of our modules imported here)."""
+  tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
+  modules, found = set(), []
+  for node in ast.walk(tree):
+    if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(PACKAGES):
+      for a in node.names:
+        if a.name.startswith("_") and not a.name.startswith("__"):
+          found.append(f"{path}:{node.lineno}: from {node.module} import {a.name}")
+        modules.add(a.asname or a.name)
+    elif isinstance(node, ast.Import):
+      modules.update(a.asname for a in node.names if a.asname and a.name.startswith(PACKAGES))
+  found += [f"{path}:{node.lineno}: {node.value.id}.{node.attr}" for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+            and node.value.id in modules and node.attr.startswith("_")
+            and not node.attr.startswith("__")]
+  return found
+
+
+def test_no_module_uses_another_modules_private_names():
+  """A `_` name is its module's own business: what another module needs is public, so
+  it can be found, tested and kept stable (the report once imported 11 private helpers)."""
+  found = [f for path in sorted(tracked_modules()) for f in _private_names_of_other_modules(path)]
+  assert not found, "\n".join(found)
 
 
 @pytest.fixture

@@ -161,8 +161,8 @@ def test_the_job_runs_through_a_portable_runner_on_gs_resumes_and_reads_back(
     assert trained.returncode == 0, trained.stdout[-2000:] + trained.stderr[-3000:]
     assert json.loads((job_dir / "metrics.json").read_text())["steps"] == 3
     from tfrecords_schema import storage
-    from trainer import data as data_lib
-    read_back = sum(1 for _ in data_lib.read_files(storage.glob(f"{out}/*.tfrecord-*")))
+    from trainer import records
+    read_back = sum(1 for _ in records.read_files(storage.glob(f"{out}/*.tfrecord-*")))
     assert read_back == validated
   print("\nrehearsal phases (s):", json.dumps({k: round(v, 1) for k, v in times.items()},
                                                indent=1),

@@ -69,28 +69,31 @@ def _monitor() -> dict:
                         "chance/content_map": 0.031, "chance/style_map": 0.262}}
 
 
-def make_results() -> dict:
+def make_results(**kw) -> report.Results:
   """A realistic good run: the pretrained encoder clearly beats both baselines."""
   steps = np.arange(50) * 20
   content = 4.2 * np.exp(-steps / 300) + 1.1 + 0.05 * np.sin(steps / 17)
   style = 2.5 * np.exp(-steps / 500) + 0.8
   curve = [{"step": int(s), "loss": float(c + 0.5 * st), "content_loss": float(c),
             "style_loss": float(st)} for s, c, st in zip(steps, content, style)]
-  return {
-      "run": {"title": "small_cnn ntxent <seed 0>", "created": "2024-05-01 12:00 UTC",
-              "job_dir": "gs://bucket/runs/r1", "data": "gs://bucket/stylized/v3",
-              "command": "python -m trainer.task --mode=all --data=gs://bucket/stylized/v3",
-              "config": {"mode": "all", "backbone": "small_cnn", "loss": "ntxent",
-                         "temperature": 0.1, "batch_size": 64, "learning_rate": 1e-3,
-                         "seed": 0, "tpu": ""}},
-      "dataset": {"name": "coco x wikiart v3", "stylizer": "tflite:magenta_v1_256",
-                  "styles_per_content": 4, "include_original": True,
-                  "splits": {"train": {"contents": 800, "records": 4000},
-                             "test": {"contents": 100, "records": 500}}},
-      "pretrain": {"steps": 1000, "loss_curve": curve, "strategy": "default",
-                   "train_seconds": 612.4, "pairs_per_second": 104.5,
-                   "monitor": _monitor()},
-      "probe": {
+  return report.Results(
+      run=report.Run(
+          title="small_cnn ntxent <seed 0>", created="2024-05-01 12:00 UTC",
+          job_dir="gs://bucket/runs/r1", data="gs://bucket/stylized/v3",
+          command="python -m trainer.task --mode=all --data=gs://bucket/stylized/v3",
+          config={"mode": "all", "backbone": "small_cnn", "loss": "ntxent",
+                  "temperature": 0.1, "batch_size": 64, "learning_rate": 1e-3,
+                  "seed": 0, "tpu": ""}),
+      # As the dataset job writes it (stylized_metadata.json), less what is not shown.
+      dataset={"dataset_name": "coco x wikiart v3",
+               "stylizer": {"version": "tflite:magenta_v1_256"},
+               "plan": {"styles_per_content": 4, "include_original": True},
+               "splits": {"train": {"contents": 800, "records": 4000},
+                          "test": {"contents": 100, "records": 500}}},
+      pretrain={"steps": 1000, "loss_curve": curve, "strategy": "default",
+                "train_seconds": 612.4, "pairs_per_second": 104.5,
+                "monitor": _monitor()},
+      probe={
           "label_field": "style_label", "class_names": list(CLASSES),
           "train_split": "train", "test_split": "test", "n_train": 4000,
           "n_test": sum(SUPPORT), "note": "test split uses styles held out from pretraining",
@@ -109,16 +112,16 @@ def make_results() -> dict:
               {"encoder": "chance", "representation": "—",
                "style": {"map": 0.112, "recall_at_1": 0.09},
                "content": {"map": 0.047, "recall_at_1": 0.008}}]},
-      "comparison": {"metric": "balanced_accuracy", "seeds": [0, 1, 2],
-                     "rows": [{"setting": "ntxent", "mean": 0.61, "std": 0.02,
-                               "values": [0.59, 0.61, 0.63]},
-                              {"setting": "random-init", "mean": 0.30, "std": 0.01,
-                               "values": [0.29, 0.30, 0.31]}],
-                     "differences": [{"setting": "ntxent", "baseline": "random-init",
-                                      "per_seed": [0.30, 0.31, 0.32], "mean": 0.31,
-                                      "words": "larger than the spread (|+0.310| > "
-                                               "0.020); higher on 3 of 3 seeds"}]},
-  }
+      comparison={"metric": "balanced_accuracy", "seeds": [0, 1, 2],
+                  "rows": [{"setting": "ntxent", "mean": 0.61, "std": 0.02,
+                            "values": [0.59, 0.61, 0.63]},
+                           {"setting": "random-init", "mean": 0.30, "std": 0.01,
+                            "values": [0.29, 0.30, 0.31]}],
+                  "differences": [{"setting": "ntxent", "baseline": "random-init",
+                                   "per_seed": [0.30, 0.31, 0.32], "mean": 0.31,
+                                   "words": "larger than the spread (|+0.310| > "
+                                            "0.020); higher on 3 of 3 seeds"}]},
+      **kw)
 
 
 def make_examples() -> list[dict]:
@@ -130,14 +133,18 @@ def make_examples() -> list[dict]:
   return out
 
 
-def _grid() -> np.ndarray:
+def _contact_sheet() -> bytes:
+  """A 4 x 3 grid of 48 px tiles, as the dataset job's contact_sheet.png."""
   tiles = [_image(i, 48, 48) for i in range(12)]
-  return np.concatenate([np.concatenate(tiles[r * 4:(r + 1) * 4], axis=1)
+  grid = np.concatenate([np.concatenate(tiles[r * 4:(r + 1) * 4], axis=1)
                          for r in range(3)], axis=0)
+  buf = io.BytesIO()
+  Image.fromarray(grid).save(buf, format="PNG")
+  return buf.getvalue()
 
 
-def _render(tmp_path, results, name="report.html", **kw) -> str:
-  path = report.write_report(str(tmp_path / name), results, **kw)
+def _render(tmp_path, results: report.Results, name="report.html") -> str:
+  path = report.write(str(tmp_path / name), results)
   assert path == str(tmp_path / name)
   with open(path, encoding="utf-8") as f:
     return f.read()
@@ -146,7 +153,8 @@ def _render(tmp_path, results, name="report.html", **kw) -> str:
 @pytest.fixture(scope="module")
 def good(tmp_path_factory):
   d = tmp_path_factory.mktemp("good")
-  text = _render(d, make_results(), sample_grid=_grid(), retrieval_examples=make_examples())
+  text = _render(d, make_results(contact_sheet=_contact_sheet(),
+                                 retrieval_examples=make_examples()))
   return d, text
 
 
@@ -159,14 +167,14 @@ def test_writes_exactly_one_html_file(good):
 def test_baselines_and_balanced_accuracy_are_shown(good):
   _, text = good
   res = make_results()
-  for row in res["probe"]["rows"]:
+  for row in res.probe["rows"]:
     assert row["name"] in text
     assert f"{row['linear']['balanced_accuracy']:.3f}" in text
     assert f"{row['linear']['accuracy']:.3f}" in text
   assert "balanced accuracy" in text and "macro-F1" in text
   assert "chance is 1/6 = 0.17" in text
-  best = res["probe"]["rows"][2]["linear"]["balanced_accuracy"]
-  base = res["probe"]["rows"][1]["linear"]["balanced_accuracy"]
+  best = res.probe["rows"][2]["linear"]["balanced_accuracy"]
+  base = res.probe["rows"][1]["linear"]["balanced_accuracy"]
   assert f"balanced accuracy <b>{best:.2f}</b> vs {base:.2f} for the best baseline " \
          f"(random-init encoder)" in text
   for needle in ("0.710", "0.880", "chance", "0.61", "± 0.020", "612.4 s"):
@@ -211,7 +219,7 @@ def test_text_from_data_is_escaped(good):
 
 def test_warning_when_model_does_not_beat_baseline(tmp_path):
   res = make_results()
-  rows = res["probe"]["rows"]
+  rows = res.probe["rows"]
   rows[2] = _probe_row("pretrained encoder", "model", [0.7, 0.3, 0.3, 0.2, 0.1, 0.1],
                        seed=3, train_accuracy=0.6)
   assert rows[2]["linear"]["balanced_accuracy"] <= rows[1]["linear"]["balanced_accuracy"]
@@ -224,7 +232,7 @@ def test_warning_when_model_only_matches_majority_class(tmp_path):
   res = make_results()
   collapsed = copy.deepcopy(_majority_row())
   collapsed.update(name="pretrained encoder", kind="model")
-  res["probe"]["rows"] = [_majority_row(), collapsed]  # and no random-init row
+  res.probe["rows"] = [_majority_row(), collapsed]  # and no random-init row
   text = _render(tmp_path, res)
   assert "WARNING" in text
   assert "exactly the majority-class baseline's accuracy" in text
@@ -234,7 +242,7 @@ def test_warning_when_model_only_matches_majority_class(tmp_path):
 
 def test_overfitting_warning(tmp_path):
   res = make_results()
-  row = res["probe"]["rows"][2]
+  row = res.probe["rows"][2]
   row["linear"]["accuracy"], row["train_accuracy"] = 0.4, 1.0
   row["linear"]["balanced_accuracy"] = 0.9  # still beats the baselines: only overfitting
   text = _render(tmp_path, res)
@@ -244,14 +252,14 @@ def test_overfitting_warning(tmp_path):
 
 
 def test_absent_sections_say_not_run(tmp_path):
-  text = _render(tmp_path, {"run": {"title": "empty"}})
+  text = _render(tmp_path, report.Results(run=report.Run(title="empty")))
   for section in ("Dataset summary", "Pretraining", "Linear probe", "Retrieval"):
     assert f"{section}: not run." in text
   assert "data:image/png" not in text
 
 
 def test_creates_missing_parent_dirs(tmp_path):
-  path = report.write_report(str(tmp_path / "a" / "b" / "r.html"), {"run": {"title": "t"}})
+  path = report.write(str(tmp_path / "a" / "b" / "r.html"), report.Results())
   assert (tmp_path / "a" / "b" / "r.html").read_text().startswith("<!DOCTYPE html>")
   assert path.endswith("r.html")
 
@@ -264,7 +272,7 @@ def test_online_monitor_curve_is_drawn_next_to_the_loss(good, tmp_path):
   _, text = good
   res = make_results()
   curve_img = PNG_URI.findall(text)[1]  # after the sample grid
-  del res["pretrain"]["monitor"]
+  del res.pretrain["monitor"]
   without = PNG_URI.findall(_render(tmp_path, res))[1]
   # One more panel beside the loss (and its parts) when the monitor ran.
   assert _png_width(curve_img) > 1.3 * _png_width(without)
@@ -279,7 +287,7 @@ def test_online_monitor_curve_is_drawn_next_to_the_loss(good, tmp_path):
 
 def test_report_says_when_the_monitor_was_off(tmp_path):
   res = make_results()
-  res["pretrain"]["monitor"] = {}
+  res.pretrain["monitor"] = {}
   assert "Online monitor: off" in _render(tmp_path, res)
 
 
@@ -292,9 +300,9 @@ def test_comparison_shows_per_seed_differences(good):
 
 def test_probe_table_has_style_robustness_columns(tmp_path):
   res = make_results()
-  res["probe"]["robustness"] = {"n_original": 216, "n_stylized": 432,
-                                "stylized_styles": "3 styles never seen in training"}
-  res["probe"]["rows"][-1]["robustness"] = {"linear": {
+  res.probe["robustness"] = {"n_original": 216, "n_stylized": 432,
+                             "stylized_styles": "3 styles never seen in training"}
+  res.probe["rows"][-1]["robustness"] = {"linear": {
       "original": {"balanced_accuracy": 0.812}, "stylized": {"balanced_accuracy": 0.406},
       "ratio": 0.5}}
   text = _render(tmp_path, res)
@@ -304,17 +312,16 @@ def test_probe_table_has_style_robustness_columns(tmp_path):
 
 
 def test_supervised_comparison_shows_robustness_columns_and_differences(tmp_path):
-  res = make_results()
   row = {"setting": "sup+stylized/scarce", "mean": 0.52, "std": 0.03,
          "values": [0.5, 0.51, 0.55],
          "columns": {"orig bal.acc": {"mean": 0.52, "std": 0.03},
                      "styl bal.acc": {"mean": 0.447, "std": 0.02},
                      "styl/orig": {"mean": 0.861, "std": 0.01}}}
-  res["supervised_comparison"] = {
+  res = make_results(supervised_comparison={
       "metric": "orig bal.acc (test split)", "seeds": [0, 1, 2], "rows": [row],
       "differences": [{"setting": "sup+stylized/scarce", "baseline": "sup-originals/scarce",
                        "per_seed": [0.01, -0.02, 0.03], "mean": 0.0067,
-                       "words": "within the spread"}]}
+                       "words": "within the spread"}]})
   text = _render(tmp_path, res)
   assert "Supervised training: originals only vs + stylized views" in text
   assert "styl bal.acc" in text and "0.447 ± 0.020" in text and "0.861" in text
@@ -327,7 +334,14 @@ def test_the_dataset_counts_views_as_the_jobs_console_does(good):
   assert "styles per content" not in text
 
 
-def test_retrieval_captions_say_what_made_a_result_relevant():
+def test_views_per_content_count_only_the_styles_listed(tmp_path):
+  """4 styles per content asked for, 3 styles listed: the job renders 3 and the original."""
+  res = make_results()
+  res.dataset["inputs"] = {"styles_listed": 3}
+  assert "<b>views per content</b>: 4 (3 styles + the original)" in _render(tmp_path, res)
+
+
+def test_retrieval_captions_say_what_made_a_result_relevant(tmp_path):
   """Relevance is same content id (content queries) or same style id (style queries),
   not the class in the caption: each result's caption says which it is."""
   from trainer import probe
@@ -347,6 +361,6 @@ def test_retrieval_captions_say_what_made_a_result_relevant():
       word = "same" if r["relevant"] else "other"
       assert r["caption"].startswith(f"{word} {ex['kind']} · ring / style "), r["caption"]
     assert any(r["relevant"] for r in ex["results"]), ids
-  html = report.render_html(make_results(), retrieval_examples=examples)
+  html = _render(tmp_path, make_results(retrieval_examples=examples))
   assert "A <b>content</b> query counts views of the same content" in html
   assert "same content · ring / style" in html

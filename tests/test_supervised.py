@@ -12,7 +12,7 @@ from beam_jobs import stylize
 from pipeline import plan as plan_lib
 from pipeline import sample_images
 from trainer import data as data_lib
-from trainer import regimes, task
+from trainer import records, regimes, task
 
 PER_CLASS = 8  # contents per class in the generated sample
 
@@ -35,7 +35,7 @@ def dataset(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def train_index(dataset):
-  return regimes.scan_split(data_lib.resolve_files(str(dataset), "train"))
+  return regimes.scan_split(records.resolve_files(str(dataset), "train"))
 
 
 def _cfg(dataset, index, **kw):

@@ -35,6 +35,7 @@ import argparse
 import json
 import os
 import sys
+from typing import Optional
 
 SETTINGS = {
     "augment-only": ["--pair_mode=augment", "--augment_strength=strong"],
@@ -201,7 +202,10 @@ def _table_rows(values: dict, names: list[str], metrics_) -> list[dict]:
   return rows
 
 
-def _html_section(rows, diffs, seeds, metric, metrics_) -> dict:
+def _html_section(rows, diffs, seeds, metric, metrics_) -> Optional[dict]:
+  """One comparison table of the report; None without rows (the report leaves it out)."""
+  if not rows:
+    return None
   return {"metric": f"{LABELS[metric]} (test split)", "seeds": seeds,
           "rows": [{"setting": r["setting"], **{k: r[metric][k]
                                                 for k in ("mean", "std", "values")},
@@ -275,19 +279,16 @@ def main(argv=None) -> dict:
   with open(os.path.join(args.job_dir, "comparison.json"), "w") as f:
     json.dump(result, f, indent=2)
   from trainer import report
-  html = {"run": {"title": "Comparison of training settings", "created": "",
-                  "job_dir": args.job_dir, "data": "", "config": {},
-                  "command": "python -m trainer.compare " + " ".join(argv or sys.argv[1:])}}
   sup_diffs = [d for d in diffs if d["setting"] in SUPERVISED]
+  other_diffs = [d for d in diffs if d not in sup_diffs]
+  report.write(os.path.join(args.job_dir, "comparison.html"), report.Results(
+      run=report.Run(title="Comparison of training settings", job_dir=args.job_dir,
+                     command="python -m trainer.compare " + " ".join(argv or sys.argv[1:])),
+      comparison=_html_section(rows, other_diffs, seeds, "balanced_accuracy", METRICS),
+      supervised_comparison=_html_section(sup_rows, sup_diffs, seeds,
+                                          "orig_balanced_accuracy", SUP_METRICS)))
   if rows:
-    html["comparison"] = _html_section(rows, [d for d in diffs if d not in sup_diffs],
-                                       seeds, "balanced_accuracy", METRICS)
-  if sup_rows:
-    html["supervised_comparison"] = _html_section(sup_rows, sup_diffs, seeds,
-                                                  "orig_balanced_accuracy", SUP_METRICS)
-  report.write_report(os.path.join(args.job_dir, "comparison.html"), html)
-  if rows:
-    print_table(rows, [d for d in diffs if d not in sup_diffs], seeds, METRICS,
+    print_table(rows, other_diffs, seeds, METRICS,
                 "linear probe / kNN / retrieval of pretrained encoders")
   if sup_rows:
     print_table(sup_rows, sup_diffs, seeds, SUP_METRICS,

@@ -38,11 +38,8 @@ from typing import Optional
 import tensorflow as tf
 
 import tfrecords_schema as schema
-from trainer.records import (DataError, check_shards, decode_view,  # noqa: F401
-                             decode_window, find_bad_shard, group_views, is_remote,
-                             is_stylized_dataset, make_record_dataset, parse_lean,
-                             read_dataset_file, read_files, read_metadata, read_shard,
-                             resolve_files)
+from trainer.records import (DataError, decode_window, group_views, is_remote, parse_lean,
+                             read_metadata, read_shard, resolve_files)
 
 from trainer.choices import PAIR_MODES, TRAIN_VIEWS
 

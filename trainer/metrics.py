@@ -87,6 +87,18 @@ def knn_predict(train_x, train_y, test_x, k: int = 5, num_classes: int = 0,
   return preds
 
 
+def _queries(relevant_ids, query_mask=None, gallery_mask=None):
+  """For each query (query_mask; None: every item): its index, its gallery (the items
+  of gallery_mask other than itself) and which of those are relevant (the same id)."""
+  ids = np.asarray(relevant_ids)
+  n = len(ids)
+  queries = np.flatnonzero(np.ones(n, bool) if query_mask is None else query_mask)
+  gallery = np.ones(n, bool) if gallery_mask is None else np.asarray(gallery_mask, bool)
+  for q in queries:
+    cand = np.flatnonzero(gallery & (np.arange(n) != q))
+    yield q, cand, ids[cand] == ids[q]
+
+
 def retrieval(embeddings, relevant_ids, query_mask=None, gallery_mask=None) -> dict:
   """mAP and Recall@1 of cosine retrieval, each query against the gallery minus itself.
 
@@ -94,14 +106,8 @@ def retrieval(embeddings, relevant_ids, query_mask=None, gallery_mask=None) -> d
   relevant item in the gallery are skipped (and counted).
   """
   x = _unit(embeddings)
-  ids = np.asarray(relevant_ids)
-  n = len(ids)
-  queries = np.flatnonzero(np.ones(n, bool) if query_mask is None else query_mask)
-  gallery = np.ones(n, bool) if gallery_mask is None else np.asarray(gallery_mask, bool)
   aps, r1, skipped = [], [], 0
-  for q in queries:
-    cand = np.flatnonzero(gallery & (np.arange(n) != q))
-    rel = ids[cand] == ids[q]
+  for q, cand, rel in _queries(relevant_ids, query_mask, gallery_mask):
     if not rel.any():
       skipped += 1
       continue
@@ -118,14 +124,9 @@ def retrieval(embeddings, relevant_ids, query_mask=None, gallery_mask=None) -> d
 
 def chance_retrieval(relevant_ids, query_mask=None, gallery_mask=None) -> dict:
   """Expected mAP / Recall@1 of a random ranking: the baseline beside retrieval."""
-  ids = np.asarray(relevant_ids)
-  n = len(ids)
-  queries = np.flatnonzero(np.ones(n, bool) if query_mask is None else query_mask)
-  gallery = np.ones(n, bool) if gallery_mask is None else np.asarray(gallery_mask, bool)
   r1, aps = [], []
-  for q in queries:
-    cand = np.flatnonzero(gallery & (np.arange(n) != q))
-    rel = int((ids[cand] == ids[q]).sum())
+  for _, cand, relevant in _queries(relevant_ids, query_mask, gallery_mask):
+    rel = int(relevant.sum())
     if rel == 0:
       continue
     r1.append(rel / len(cand))

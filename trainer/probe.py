@@ -15,7 +15,6 @@ an image.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import os
 import time
@@ -25,8 +24,8 @@ import numpy as np
 import tensorflow as tf
 
 from trainer import checkpoints
-from trainer import data as data_lib
 from trainer import evaluators
+from trainer import records
 from trainer import regimes
 from trainer.config import Config
 from trainer.probe_data import Embedded, load_splits
@@ -67,7 +66,7 @@ def probe_rows(train: dict[str, Embedded], test: dict[str, Embedded], cfg: Confi
   n_train = sum(1 for t in train[any_name].labels if t in index)
   unseen = sum(1 for t in test[any_name].labels if t and t not in index)
   if len(names) < 2 or n_test == 0:
-    raise data_lib.DataError(
+    raise records.DataError(
         f"probe needs >= 2 classes in the training split and labelled test images; got "
         f"{len(names)} classes, {n_test} test images (label {cfg.probe_label!r})")
   opts = evaluators.Options(num_classes=len(names), knn_k=cfg.knn_k,
@@ -152,24 +151,28 @@ def run_probe(cfg: Config, pretrain_metrics: Optional[dict] = None) -> dict:
   start = time.time()
   source = cfg.probe_data or cfg.data
   train, test, label_field, splits, skipped = load_splits(source, cfg, models)
-  meta = data_lib.read_metadata(source) if data_lib.is_stylized_dataset(source) else None
+  stylized = records.is_stylized_dataset(source)
+  meta = records.read_metadata(source) if stylized else None
   rows, info = probe_rows(train, test, cfg, meta["plan"] if meta else None)
-  retrieval = retrieval_rows(test) if data_lib.is_stylized_dataset(source) else []
+  retrieval = retrieval_rows(test) if stylized else []
   results = {
       "probe": {"label_field": label_field, "train_split": splits[0],
                 "test_split": splits[1], "rows": rows, "retrieval": retrieval,
                 "skipped_images": skipped, "seconds": round(time.time() - start, 1),
                 "model_config": dataclasses.asdict(mcfg), **info},
   }
-  note = _split_note(source, cfg)
+  note = _split_note(meta, cfg)
   if note:
     results["probe"]["note"] = note
-  _write_outputs(cfg, results, pretrain_metrics, test)
+  tf.io.gfile.makedirs(cfg.job_dir)
+  with tf.io.gfile.GFile(os.path.join(cfg.job_dir, "probe.json"), "w") as f:
+    json.dump(results, f, indent=2)
+  if cfg.report:
+    results["report"] = _write_report(cfg, results["probe"], pretrain_metrics, meta, test)
   return results
 
 
-def _split_note(source: str, cfg: Config) -> str:
-  meta = data_lib.read_metadata(source) if data_lib.is_stylized_dataset(source) else None
+def _split_note(meta: Optional[dict], cfg: Config) -> str:
   if meta and meta["plan"].get("holdout_style_fraction", 0) > 0 and \
       cfg.probe_test_split != "train":
     return (f"The {cfg.probe_test_split} split's contents are unseen in pretraining and "
@@ -180,48 +183,19 @@ def _split_note(source: str, cfg: Config) -> str:
   return "Folder images are split by a hash of their path: no image is in both."
 
 
-def _write_outputs(cfg: Config, results: dict, pretrain_metrics, test) -> None:
-  tf.io.gfile.makedirs(cfg.job_dir)
-  with tf.io.gfile.GFile(os.path.join(cfg.job_dir, "probe.json"), "w") as f:
-    json.dump(results, f, indent=2)
-  if not cfg.report:
-    return
+def _write_report(cfg: Config, probe: dict, pretrain_metrics: Optional[dict],
+                  meta: Optional[dict], test: dict[str, Embedded]) -> str:
+  """report.html from the results in hand (trainer.report owns the layout). Pretraining
+  that ran in an earlier process (--mode=probe) is known by the metrics.json it wrote."""
   from trainer import report
-  source = cfg.probe_data or cfg.data
-  meta = data_lib.read_metadata(source) if data_lib.is_stylized_dataset(source) else None
-  full = dict(results)
-  full["run"] = {"title": f"Run report: {os.path.basename(cfg.job_dir.rstrip('/'))}",
-                 "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                 "job_dir": cfg.job_dir, "data": cfg.data,
-                 "command": "python -m trainer.task " + " ".join(cfg.argv),
-                 "config": {k: v for k, v in dataclasses.asdict(cfg).items()
-                            if k not in ("argv", "explicit")}}
-  if meta:
-    full["dataset"] = {"name": meta["dataset_name"], "splits": meta["splits"],
-                       "stylizer": meta["stylizer"]["version"],
-                       # as the job's console counts them: K styles (at most the
-                       # styles listed) and the original
-                       "styles_per_content": min(
-                           meta["plan"]["styles_per_content"],
-                           meta.get("inputs", {}).get("styles_listed", float("inf"))),
-                       "include_original": meta["plan"]["include_original"]}
-  pm = pretrain_metrics
-  if pm is None:
-    path = os.path.join(cfg.job_dir, "metrics.json")
-    if tf.io.gfile.exists(path):
-      with tf.io.gfile.GFile(path) as f:
-        pm = json.load(f)
-  if pm:
-    full["pretrain"] = pm
-  grid = None
-  sheet = data_lib.read_dataset_file(source, "contact_sheet.png") if meta else None
-  if sheet:
-    from PIL import Image
-    grid = np.asarray(Image.open(io.BytesIO(sheet)).convert("RGB"))
-  examples = retrieval_examples(test["pretrained encoder"]) if meta else []
-  path = report.write_report(os.path.join(cfg.job_dir, "report.html"), full,
-                             sample_grid=grid, retrieval_examples=examples)
-  results["report"] = path
+  if pretrain_metrics is None:
+    pretrain_metrics = checkpoints.read_json(os.path.join(cfg.job_dir, "metrics.json"))
+  stylized = {} if not meta else {
+      "dataset": meta, "retrieval_examples": retrieval_examples(test["pretrained encoder"]),
+      "contact_sheet": records.read_dataset_file(cfg.probe_data or cfg.data,
+                                                 "contact_sheet.png")}
+  return report.write(os.path.join(cfg.job_dir, "report.html"), report.Results(
+      run=report.Run.of(cfg), pretrain=pretrain_metrics or None, probe=probe, **stylized))
 
 
 def f3(v) -> str:

@@ -14,8 +14,7 @@ from typing import Iterator
 import numpy as np
 import tensorflow as tf
 
-from trainer import choices
-from trainer import data as data_lib
+from trainer import choices, records
 THUMB = 64
 
 
@@ -73,8 +72,8 @@ def record_batches(data: str, split: str, label: str, image_size: int,
                    batch_size: int = 64) -> Iterator[dict]:
   """Batches of a split's records with the chosen label as text."""
   field = choices.PROBE_LABEL_FIELDS[label]
-  files = data_lib.resolve_files(data, split)
-  for b in data_lib.make_record_dataset(files, image_size, batch_size, extra=[field]):
+  files = records.resolve_files(data, split)
+  for b in records.make_record_dataset(files, image_size, batch_size, extra=[field]):
     values = b[field].numpy()
     if field == "style_id":
       text = [str(v) if v >= 0 else "" for v in values]
@@ -106,8 +105,8 @@ def folder_items(path: str) -> list[tuple[str, str]]:
              if not name.startswith(".")
              and not tf.io.gfile.isdir(os.path.join(path, cls, name))]
   if not items:
-    raise data_lib.DataError(f"no labelled images at {path} (expected <class>/<image> "
-                             "folders or a CSV of path,label)")
+    raise records.DataError(f"no labelled images at {path} (expected <class>/<image> "
+                            "folders or a CSV of path,label)")
   return items
 
 
@@ -154,10 +153,10 @@ def load_splits(source: str, cfg, models: dict):
   """(train, test, label field, split names, skipped images) for the probe: the
   configured splits of a stylized dataset, or a folder split by a hash of the path."""
   skipped: list[str] = []
-  if data_lib.is_stylized_dataset(source):
+  if records.is_stylized_dataset(source):
     problem = choices.problem("probe_label", cfg.probe_label)
     if problem:  # config.parse checks it too; a Config may be built in code
-      raise data_lib.DataError(problem)
+      raise records.DataError(problem)
     train = collect(record_batches(source, cfg.probe_train_split, cfg.probe_label,
                                    cfg.image_size), models)
     test = collect(record_batches(source, cfg.probe_test_split, cfg.probe_label,

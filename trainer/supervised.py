@@ -19,8 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer import checkpoints
-from trainer import data as data_lib
-from trainer import metrics, regimes
+from trainer import metrics, records, regimes
 from trainer.config import Config
 
 
@@ -66,7 +65,7 @@ def predict(model, head, files: list[str], image_size: int, label_field: str,
   """Predicted class, true class (-1: not a training class), style id per record."""
   pred, true, styles = [], [], []
   index = {n: i for i, n in enumerate(class_names)}
-  for b in data_lib.make_record_dataset(files, image_size, 64, extra=[label_field]):
+  for b in records.make_record_dataset(files, image_size, 64, extra=[label_field]):
     out = model(b["image"], training=False)
     pred.append(tf.argmax(head(out["features"], training=False), -1).numpy())
     true.extend(index.get(v.decode(), -1) for v in b[label_field].numpy())
@@ -100,8 +99,8 @@ def evaluate(cfg: Config) -> dict:
   random_model = build_model(mcfg)
   random_init = (random_model, classifier_head(random_model, k))
 
-  train_files = data_lib.resolve_files(cfg.data, cfg.split)
-  test_files = data_lib.resolve_files(cfg.data, cfg.probe_test_split)
+  train_files = records.resolve_files(cfg.data, cfg.split)
+  test_files = records.resolve_files(cfg.data, cfg.probe_test_split)
   index = regimes.scan_split(train_files, label_field)
   selection = regimes.select_data(cfg, train_files, index)
   kept = selection.get("keep_content_ids")
@@ -117,16 +116,16 @@ def evaluate(cfg: Config) -> dict:
                                          label_field, names)}
   first = preds["trained classifier"]
   labelled = first["true"] >= 0
-  meta = data_lib.read_metadata(cfg.data)
+  meta = records.read_metadata(cfg.data)
   held, how = regimes.held_out_styles(index.style_ids, first["style_ids"],
                                       meta["plan"] if meta else None)
   groups = {g: m[labelled] for g, m in regimes.view_groups(first["style_ids"],
                                                             held).items()}
   y = first["true"][labelled]
   if not groups["original"].any():
-    raise data_lib.DataError(f"{cfg.data}: the {cfg.probe_test_split} split has no "
-                             "labelled original views (the dataset job's "
-                             "--include_original) to evaluate on")
+    raise records.DataError(f"{cfg.data}: the {cfg.probe_test_split} split has no "
+                            "labelled original views (the dataset job's "
+                            "--include_original) to evaluate on")
   rows = [_row("majority class", "baseline", y, np.full(len(y), int(counts.argmax())),
                groups, k)]
   for name, p in preds.items():

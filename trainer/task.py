@@ -52,7 +52,7 @@ def main(argv=None) -> dict:
 
 def _run(cfg) -> dict:
   # TensorFlow starts here, after flag checks and with its logs going to the log file.
-  from trainer import checkpoints, data, probe, train
+  from trainer import checkpoints, probe, records, train
   results = {}
   try:
     if cfg.mode == "supervised":
@@ -70,7 +70,7 @@ def _run(cfg) -> dict:
       if "report" in p:
         path = p["report"] if "://" in p["report"] else os.path.abspath(p["report"])
         print(f"report: {path}", flush=True)
-  except (data.DataError, checkpoints.ModelConfigError) as e:
+  except (records.DataError, checkpoints.ModelConfigError) as e:
     raise SystemExit(f"error: {e}") from None
   return results
 

@@ -28,7 +28,7 @@ from tensorflow.python.framework import config as tf_config
 
 from trainer import checkpoints
 from trainer import data as data_lib
-from trainer import distribute
+from trainer import distribute, records
 from trainer import monitor as monitor_lib
 from trainer import regimes, supervised
 from trainer.config import Config
@@ -58,19 +58,19 @@ def steps_per_epoch(cfg: Config, dcfg: data_lib.DataConfig) -> int:
   else by counting once."""
   if cfg.steps_per_epoch:
     return cfg.steps_per_epoch
-  meta = data_lib.read_metadata(cfg.data)
+  meta = records.read_metadata(cfg.data)
   if dcfg.keep_content_ids is not None:
     contents = len(dcfg.keep_content_ids)
   elif meta and cfg.split in meta.get("splits", {}):
     contents = meta["splits"][cfg.split]["contents"]
   else:
-    groups = data_lib.group_views(data_lib.read_files(
-        data_lib.resolve_files(cfg.data, cfg.split)), data_lib.views_per_content(dcfg))
+    groups = records.group_views(records.read_files(
+        records.resolve_files(cfg.data, cfg.split)), data_lib.views_per_content(dcfg))
     contents = int(groups.reduce(0, lambda n, _: n + 1))
   steps = contents // cfg.batch_size
   if steps < 1:
-    raise data_lib.DataError(f"{cfg.data}: {contents} contents in split {cfg.split!r}, "
-                             f"fewer than one batch of {cfg.batch_size}")
+    raise records.DataError(f"{cfg.data}: {contents} contents in split {cfg.split!r}, "
+                            f"fewer than one batch of {cfg.batch_size}")
   return steps
 
 
@@ -111,8 +111,8 @@ def pretrain(cfg: Config) -> dict:
 
 def _pretrain(cfg: Config, strategy) -> dict:
   chief = distribute.is_chief(strategy)
-  files = data_lib.resolve_files(cfg.data, cfg.split)
-  data_lib.check_shards(files)
+  files = records.resolve_files(cfg.data, cfg.split)
+  records.check_shards(files)
   is_supervised = cfg.mode == "supervised"
   selection = regimes.select_data(cfg, files)
   spe = steps_per_epoch(cfg, data_config(cfg, 0, selection))
@@ -192,9 +192,9 @@ def _pretrain(cfg: Config, strategy) -> dict:
       if done % cfg.checkpoint_every == 0 and done < total_steps:
         save(done)
   except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
-    bad = data_lib.find_bad_shard(files)
+    bad = records.find_bad_shard(files)
     if bad:
-      raise data_lib.DataError(bad) from None
+      raise records.DataError(bad) from None
     raise
   final = int(t.step.numpy())
   if monitor and (not monitor.curve or monitor.curve[-1]["step"] != final):

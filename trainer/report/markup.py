@@ -1,12 +1,15 @@
 """HTML building blocks shared by the report's sections: the style sheet, escaping,
-number formatting (missing or NaN shows as '—', never 'nan') and tables."""
+number formatting (missing or NaN shows as '—', never 'nan'), tables and sections.
+
+Public names, because every section module of the package builds from them; what the
+package offers the rest of the trainer is only `trainer.report.write`.
+"""
 
 from __future__ import annotations
 
 import html
-from typing import Any, Iterable, Optional
-
-from trainer.report_plots import _num  # noqa: F401  (one definition of a finite number)
+import math
+from typing import Any, Callable, Iterable, Optional
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;color:#222;
@@ -38,36 +41,52 @@ pre{padding:8px;white-space:pre-wrap;word-break:break-all}
 """
 
 
+def num(x: Any) -> Optional[float]:
+  """A finite float, or None for missing/NaN."""
+  try:
+    v = float(x)
+  except (TypeError, ValueError):
+    return None
+  return v if math.isfinite(v) else None
 
-def _esc(x: Any) -> str:
+
+def esc(x: Any) -> str:
   return html.escape("" if x is None else str(x), quote=True)
 
 
-def _f(x: Any, digits: int = 3) -> str:
-  v = _num(x)
+def fmt(x: Any, digits: int = 3) -> str:
+  v = num(x)
   return "—" if v is None else f"{v:.{digits}f}"
 
 
-def _int(x: Any) -> str:
-  v = _num(x)
+def fmt_int(x: Any) -> str:
+  v = num(x)
   return "—" if v is None else f"{int(round(v)):,}"
 
 
-def _table(header: list[str], rows: Iterable[tuple[str, list[str]]],
-           numeric_from: int = 1) -> str:
+def table(header: list[str], rows: Iterable[tuple[str, list[str]]],
+          numeric_from: int = 1) -> str:
   """rows: (tr class, already-escaped cells); columns from numeric_from are right-aligned."""
-  head = "".join(f"<th>{_esc(h)}</th>" for h in header)
+  head = "".join(f"<th>{esc(h)}</th>" for h in header)
   out = ["<table>" + (f"<tr>{head}</tr>" if any(header) else "")]
   for cls, cells in rows:
     tds = "".join(f'<td class="n">{c}</td>' if i >= numeric_from else f"<td>{c}</td>"
                   for i, c in enumerate(cells))
-    out.append(f'<tr class="{_esc(cls)}">{tds}</tr>')
+    out.append(f'<tr class="{esc(cls)}">{tds}</tr>')
   return "\n".join(out) + "</table>"
 
 
-def _not_run(what: str) -> str:
-  return f'<p class="notrun">{_esc(what)}: not run.</p>'
+def not_run(what: str) -> str:
+  return f'<p class="notrun">{esc(what)}: not run.</p>'
 
 
-def _img(uri: str, alt: str, cls: str = "plot") -> str:
-  return f'<img class="{cls}" alt="{_esc(alt)}" src="{uri}">'
+def img(uri: str, alt: str, cls: str = "plot") -> str:
+  return f'<img class="{cls}" alt="{esc(alt)}" src="{uri}">'
+
+
+def section(title: str, data: Any, body: Callable[[Any], str],
+            what: Optional[str] = None) -> str:
+  """An <h2> section: body(data) under the title, or '<what>: not run.' when there is
+  no data, so an absent stage is said rather than silently left out."""
+  head = f"<h2>{esc(title)}</h2>"
+  return head + not_run(what or title) if not data else head + "\n" + body(data)

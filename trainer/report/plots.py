@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import base64
 import io
-import math
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
+from trainer.report.markup import num
 
-def _png_uri_from_array(image: np.ndarray) -> str:
+
+def png_uri_from_array(image: np.ndarray) -> str:
   from PIL import Image
   a = np.asarray(image)
   if a.dtype != np.uint8:
@@ -39,17 +40,8 @@ def _pyplot():
   return plt
 
 
-def _num(x: Any) -> Optional[float]:
-  """A finite float, or None for missing/NaN."""
-  try:
-    v = float(x)
-  except (TypeError, ValueError):
-    return None
-  return v if math.isfinite(v) else None
-
-
 def _series(points: list[dict], key: str):
-  pts = [(_num(p.get("step")), _num(p.get(key))) for p in points]
+  pts = [(num(p.get("step")), num(p.get(key))) for p in points]
   pts = [(s, v) for s, v in pts if s is not None and v is not None]
   return [s for s, _ in pts], [v for _, v in pts]
 
@@ -90,7 +82,7 @@ def training_curves_png(curve: list[dict], monitor: Optional[dict] = None) -> Op
       if not steps:
         continue
       ax.plot(steps, values, color=color, lw=1.6, marker="o", ms=3, label=label)
-      if _num(base.get(base_key)) is not None:
+      if num(base.get(base_key)) is not None:
         ax.axhline(base[base_key], color=color, lw=1, ls="--")
     ax.set_title(f"online monitor ({monitor.get('split', '?')} sample; dashed: baselines)")
     ax.set_ylim(0, 1)
