@@ -92,3 +92,14 @@ def test_every_flag_the_readme_gives_a_program_is_in_its_help(program, capsys):
   known = set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", text))
   missing = sorted(f for f in flags if f not in known)
   assert not missing, f"README gives {program} flags its --help does not know: {missing}"
+
+
+def test_the_layout_says_where_every_test_file_is():
+  """The Layout section's "where each part is tested" table names every test file, and
+  only files that exist, so a new test file (or a renamed one) updates the map."""
+  layout = README.split("## Layout", 1)[1].split("\n## ", 1)[0]
+  named = set(re.findall(r"`(test_\w+)`", layout))
+  files = {p.stem for p in (ROOT / "tests").glob("test_*.py")}
+  assert named, "no test file named in the Layout section"
+  assert not files - named, f"not in the README's Layout table: {sorted(files - named)}"
+  assert not named - files, f"named in the README but missing: {sorted(named - files)}"
