@@ -50,6 +50,7 @@ import common  # noqa: F401 (beside this script; puts the repository on sys.path
 from cpu_monitor import CpuMonitor, note  # noqa: E402
 
 from tfrecords_schema.files import METADATA_FILENAME  # noqa: E402
+from trainer.choices import AUGMENT_STRENGTHS  # noqa: E402
 
 TARGET_RATIO = 3.0
 FEED_TARGET = 1000.0  # pairs/s an accelerator host must be fed
@@ -68,7 +69,7 @@ def parse_args(argv=None):
                  help="rounds of the phases; the best run of each counts (default 3)")
   p.add_argument("--backbone", default="small_cnn")
   p.add_argument("--loss", default="ntxent")
-  p.add_argument("--augment_strength", default="light", choices=("light", "strong"))
+  p.add_argument("--augment_strength", default="light", choices=AUGMENT_STRENGTHS)
   p.add_argument("--step", action=argparse.BooleanOptionalAction, default=None,
                  help="time the train step (default: only for small_cnn)")
   p.add_argument("--json", metavar="PATH", help="also write the figures here")

@@ -20,6 +20,7 @@ from pipeline.manifest import ContentEntry
 from pipeline.sources import StyleItem
 import tfrecords_schema as schema
 from tfrecords_schema import index as record_index
+from tfrecords_schema import tfrecord
 
 
 def dead_letter(stage: str, uri: str, reason: str, message: str, **extra) -> dict:
@@ -81,7 +82,7 @@ class ShardIndex:
     row = record_index.index_row(schema.decode_example(data), self.shard,
                                  len(self._lines), self._offset)
     self._lines.append(record_index.row_line(row))
-    self._offset += len(data) + record_index.FRAMING_BYTES
+    self._offset += tfrecord.framed_size(data)
 
   def text(self) -> str:
     """The shard's index fragment: one JSON line per record."""

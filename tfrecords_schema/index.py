@@ -19,8 +19,7 @@ from typing import BinaryIO, Iterable, Iterator, Mapping
 
 from tfrecords_schema.fields import FIELDS, FLOAT
 from tfrecords_schema.files import INDEX_FILENAME  # noqa: F401 (index.INDEX_FILENAME)
-# A record's offset advances by its framed size (pipeline/records.py uses FRAMING_BYTES).
-from tfrecords_schema.tfrecord import FRAMING_BYTES, iter_records  # noqa: F401
+from tfrecords_schema.tfrecord import iter_records
 
 #: The columns that say where a record is, before the record's own fields.
 LOCATION_COLUMNS = (

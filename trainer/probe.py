@@ -23,6 +23,7 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from tfrecords_schema import files
 from trainer import checkpoints
 from trainer import evaluators
 from trainer import records
@@ -193,7 +194,7 @@ def _write_report(cfg: Config, probe: dict, pretrain_metrics: Optional[dict],
   stylized = {} if not meta else {
       "dataset": meta, "retrieval_examples": retrieval_examples(test["pretrained encoder"]),
       "contact_sheet": records.read_dataset_file(cfg.probe_data or cfg.data,
-                                                 "contact_sheet.png")}
+                                                 files.SHEET_FILENAME)}
   return report.write(os.path.join(cfg.job_dir, "report.html"), report.Results(
       run=report.Run.of(cfg), pretrain=pretrain_metrics or None, probe=probe, **stylized))
 
