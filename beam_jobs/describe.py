@@ -43,11 +43,11 @@ def write_all(prep, markers: dict, stats: list[dict], dead: list[dict],
   out.write_text(FileSystems.join(prep.staging, schema.METADATA_FILENAME),
                  json.dumps(metadata, indent=2, sort_keys=True))
   schema_md = schema_doc.schema_markdown(metadata)
-  out.write_text(FileSystems.join(prep.staging, croissant.SCHEMA_FILENAME), schema_md)
+  out.write_text(FileSystems.join(prep.staging, schema.SCHEMA_FILENAME), schema_md)
   doc = croissant.croissant_json(
       metadata, index_sha256=metadata["index"]["sha256"],
       schema_sha256=hashlib.sha256(schema_md.encode("utf-8")).hexdigest())
-  out.write_text(FileSystems.join(prep.staging, croissant.CROISSANT_FILENAME),
+  out.write_text(FileSystems.join(prep.staging, schema.CROISSANT_FILENAME),
                  json.dumps(doc, indent=2, ensure_ascii=False))
   card.write_card(prep.staging, metadata, stats, dead_lines)
   return metadata
@@ -61,15 +61,15 @@ def write_index(prep, markers: dict) -> dict:
             for p in fragments)  # one shard's rows at a time
   digest = hashlib.sha256()
   with tempfile.TemporaryDirectory() as tmp:  # Parquet wants a seekable local file
-    local = os.path.join(tmp, record_index.INDEX_FILENAME)
+    local = os.path.join(tmp, schema.INDEX_FILENAME)
     with open(local, "wb") as f:
       rows = record_index.write_index(groups, f)
     with open(local, "rb") as src, FileSystems.create(FileSystems.join(
-        prep.staging, record_index.INDEX_FILENAME)) as dst:
+        prep.staging, schema.INDEX_FILENAME)) as dst:
       for chunk in iter(lambda: src.read(1 << 20), b""):
         digest.update(chunk)
         dst.write(chunk)
-  return {"file": record_index.INDEX_FILENAME, "rows": rows,
+  return {"file": schema.INDEX_FILENAME, "rows": rows,
           "sha256": digest.hexdigest()}
 
 

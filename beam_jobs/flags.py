@@ -150,4 +150,4 @@ def check_paths_for_runner(args, remote: bool) -> None:
   local = [f"{flag}={path!r}" for flag, path in named if "://" not in path]
   if local:
     raise UsageError(f"with a remote runner the workers cannot read this machine's files: "
-               f"{', '.join(local)} must be on shared storage (gs://...)")
+                     f"{', '.join(local)} must be on shared storage (gs://...)")

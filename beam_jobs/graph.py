@@ -28,6 +28,7 @@ from pipeline import plan
 SHUFFLE_BYTES = "shuffle_bytes"
 SIDE_INPUT_BYTES = "side_input_bytes"
 
+
 class _Meter(beam.DoFn):
   """Counts the encoded size of the elements passing by into a counter."""
 

@@ -108,7 +108,7 @@ def _acquire(lock: Lock, staging: str, con) -> None:
     raise flags.UsageError(str(e)) from e
   except Exception as e:  # unwritable or mistyped --output, no bucket permission
     raise flags.UsageError(f"cannot write the staging folder {staging} beside --output: "
-                     f"{_first_line(e)}")
+                           f"{_first_line(e)}")
   if lock.taken_over:
     held = lock.taken_over
     con.say(f"stylize: took over the lock of a job that is no longer running (pid "

@@ -72,7 +72,7 @@ import pathlib
 import subprocess
 import sys
 
-from common import IMAGENETTE, MODEL_DIR, PAINTINGS, ROOT  # beside this script
+from bench_common import IMAGENETTE, MODEL_DIR, PAINTINGS, ROOT  # beside this script
 
 from tfrecords_schema.files import METADATA_FILENAME  # noqa: E402
 TRAINER_FLAGS = ["--image_size=64", "--width=32", "--batch_size=64", "--max_steps=600",

@@ -40,7 +40,7 @@ import time
 import numpy as np
 import psutil
 
-from common import MODEL_DIR, PAINTINGS, PHOTOS, ROOT, SHARED  # beside this script
+from bench_common import MODEL_DIR, PAINTINGS, PHOTOS, ROOT, SHARED  # beside this script
 
 from beam_jobs.graph import SHUFFLE_BYTES, SIDE_INPUT_BYTES  # noqa: E402
 from tfrecords_schema.files import METADATA_FILENAME, SHARD_GLOB  # noqa: E402

@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 
-from common import ROOT  # beside this script
+from bench_common import ROOT  # beside this script
 from cpu_monitor import CpuMonitor, note
 import stylizer_speed as speed
 

@@ -33,7 +33,7 @@ from typing import Sequence
 
 import numpy as np
 
-from common import MODEL_DIR, PAINTINGS, PHOTOS, SHARED  # beside this script
+from bench_common import MODEL_DIR, PAINTINGS, PHOTOS, SHARED  # beside this script
 
 SWEEP_BATCHES = (1, 8, 32, 128)
 

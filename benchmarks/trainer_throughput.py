@@ -46,7 +46,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import common  # noqa: F401 (beside this script; puts the repository on sys.path)
+import bench_common  # noqa: F401 (beside this script; puts the repository on sys.path)
 from cpu_monitor import CpuMonitor, note  # noqa: E402
 
 from tfrecords_schema.files import METADATA_FILENAME  # noqa: E402

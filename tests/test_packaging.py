@@ -31,9 +31,12 @@ def built(tmp_path_factory):
   # What --setup_file does on Dataflow (an sdist), and what pip installs (a wheel).
   subprocess.run([sys.executable, "setup.py", "-q", "sdist", "-d", str(dist)], cwd=ROOT,
                  check=True, capture_output=True)
+  # The wheel is built from the sdist, as pip builds one on a worker: a build/ folder an
+  # older build left in the checkout cannot slip deleted modules into it.
+  (sdist,) = dist.glob("*.tar.gz")
   subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                  "--no-build-isolation", "-w", str(dist), "."], cwd=ROOT, check=True,
-                 capture_output=True)
+                  "--no-build-isolation", "-w", str(dist), str(sdist)], cwd=dist,
+                 check=True, capture_output=True)
   return dist
 
 
@@ -50,6 +53,8 @@ def test_sdist_and_wheel_hold_every_module(built):
   with zipfile.ZipFile(wheel) as z:
     names = set(z.namelist())
   assert modules <= names, sorted(modules - names)
+  shipped = {n for n in names if n.endswith(".py") and n.split("/")[0] in PACKAGES}
+  assert shipped == modules, f"shipped but not tracked: {sorted(shipped - modules)}"
   assert "tests/conftest.py" not in names
 
 

@@ -15,8 +15,7 @@ from typing import Mapping
 
 from tfrecords_schema import integrity
 from tfrecords_schema.fields import FIELDS, SCHEMA_VERSION
-from tfrecords_schema.files import (CROISSANT_FILENAME,  # noqa: F401 (its file's name)
-                                    INDEX_FILENAME, SCHEMA_FILENAME, split_glob)
+from tfrecords_schema.files import INDEX_FILENAME, SCHEMA_FILENAME, split_glob
 from tfrecords_schema.index import LOCATION_COLUMNS
 from tfrecords_schema.tfds_metadata import tfds_version
 

@@ -18,7 +18,6 @@ import json
 from typing import BinaryIO, Iterable, Iterator, Mapping
 
 from tfrecords_schema.fields import FIELDS, FLOAT
-from tfrecords_schema.files import INDEX_FILENAME  # noqa: F401 (index.INDEX_FILENAME)
 from tfrecords_schema.tfrecord import iter_records
 
 #: The columns that say where a record is, before the record's own fields.

@@ -8,6 +8,7 @@ Tests run every block against datasets the job wrote.
 from __future__ import annotations
 
 from tfrecords_schema.fields import FIELDS, feature_spec_source
+from tfrecords_schema.tfrecord import FRAMING_BYTES
 from tfrecords_schema.files import (INDEX_FILENAME, METADATA_FILENAME, SHARD_MARK,
                                     SHARD_NAME, split_glob)
 
@@ -147,7 +148,7 @@ def read_records(path, check_crc=False):
                     or struct.unpack("<I", footer)[0] != masked_crc32c(data)):
                 raise ValueError(f"{{path}}: corrupt record at byte {{offset}} (CRC)")
             yield offset, data
-            offset += length + 16
+            offset += length + {FRAMING_BYTES}
 
 
 def read_record_at(path, offset):

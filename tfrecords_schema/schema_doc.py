@@ -355,7 +355,7 @@ def schema_markdown(meta: Mapping) -> str:
       _licences(meta), "",
       *_stylizer(meta),
       *_integrity(),
-      "## stylized_metadata.json", "",
+      f"## {METADATA_FILENAME}", "",
       "| key | what |", "|---|---|",
       *[f"| `{key}` | {what} |" for key, what in METADATA_KEYS.items()], "",
       "## Reading", "",

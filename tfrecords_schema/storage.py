@@ -28,8 +28,7 @@ import socket
 from typing import Any, BinaryIO, Iterator
 from urllib.parse import urlparse
 
-# RecordError: what a reader of storage.records() catches (the framing module's error).
-from tfrecords_schema.tfrecord import RecordError, iter_records  # noqa: F401
+from tfrecords_schema.tfrecord import iter_records
 
 #: Remote reads go in blocks this large: each read of an object store is a request.
 BLOCK_BYTES = 8 << 20

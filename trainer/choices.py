@@ -2,7 +2,8 @@
 and nowhere else.
 
 The modules that act on a choice (trainer.model's backbones, trainer.data's pair modes,
-trainer.steps' loss registry, ...) import its values from here, and trainer.config and
+...) import its values from here; trainer.steps' loss registry registers one function
+per name of LOSSES (tests/test_choices.py holds the two equal). trainer.config and
 trainer.config_files check every flag and every config-file key against `CHOICES` while
 they parse, so a wrong value fails with one line naming the flag and its valid values
 before TensorFlow starts. Pure Python on purpose: importing this module (or the config

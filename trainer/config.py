@@ -5,7 +5,8 @@ file: trainer.config_files) > defaults. On Vertex AI custom training the service
 AIP_MODEL_DIR, AIP_CHECKPOINT_DIR and AIP_TENSORBOARD_LOG_DIR; when set they win over
 the `--job-dir` defaults, so the same command runs locally and there. Imports no
 TensorFlow: a wrong flag, or a value not among its choices (trainer.choices), fails
-before it starts.
+before it starts (a gs:// --config file is read through TensorFlow's filesystem, so
+that one case starts TensorFlow first).
 """
 
 from __future__ import annotations

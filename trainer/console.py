@@ -75,6 +75,7 @@ class Console:
       os.unlink(self.log_path)
       self.log_path = None
       return
+    # The exits below belong to the entry point: only trainer.task.main runs a Console.
     if issubclass(exc_type, KeyboardInterrupt):
       print(f"{self.name}: interrupted; the log is {self.log_path}", file=sys.stderr)
       raise SystemExit(130)

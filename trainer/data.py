@@ -40,7 +40,6 @@ import tensorflow as tf
 import tfrecords_schema as schema
 from trainer.records import (DataError, decode_window, group_views, is_remote, parse_lean,
                              read_metadata, read_shard, resolve_files)
-
 from trainer.choices import PAIR_MODES, TRAIN_VIEWS
 
 

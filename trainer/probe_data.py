@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from trainer import choices, records
+
 THUMB = 64
 
 

@@ -14,7 +14,7 @@ from typing import Optional
 import tensorflow as tf
 
 import tfrecords_schema as schema
-from tfrecords_schema import storage
+from tfrecords_schema import storage, tfrecord
 from tfrecords_schema.files import SHARD_GLOB, split_glob
 
 
@@ -142,7 +142,7 @@ def _remote_records(path) -> tf.data.Dataset:
         if len(block) == _BLOCK:
           yield block
           block = []
-    except storage.RecordError as e:  # tf.data says OpError: keep the file and reason
+    except tfrecord.RecordError as e:  # tf.data says OpError: keep the file and reason
       if block:
         yield block
       raise tf.errors.DataLossError(None, None, str(e)) from None
