@@ -22,6 +22,9 @@ import sys
 import tempfile
 import threading
 import time
+from typing import Optional
+
+from tqdm import tqdm
 
 from beam_jobs import output as out
 from beam_jobs import staging as stg
@@ -107,6 +110,36 @@ class Console:
     self.stream, self.out = sys.stderr, sys.stdout
 
 
+class Bar(tqdm):
+  """tqdm whose rate, and so its ETA, counts from the first view seen, not from launch.
+
+  Workers spend their first tens of seconds starting and loading the network; a rate
+  averaged from launch put the first ETA at hours for a two-minute job. Until a second
+  count after the first arrives, rate and ETA show `?` rather than a guess. The finished
+  bar shows the whole job's rate (views over elapsed time), as the summary counts it.
+  """
+  work_from: Optional[tuple[float, float]] = None  # (time, count) at the first view
+
+  def advance(self, views: float) -> None:
+    self.update(views)
+    if self.work_from is None:
+      self.work_from = (self._time(), self.n)
+
+  @property
+  def format_dict(self):
+    d = super().format_dict
+    if self.total and self.n >= self.total:
+      return d
+    if self.work_from is not None:
+      t0, n0 = self.work_from
+      dt = self._time() - t0
+      if dt > 0 and self.n > n0:
+        d["rate"] = (self.n - n0) / dt
+        return d
+    d["rate"], d["initial"] = None, self.n  # tqdm then shows '?' for rate and ETA
+    return d
+
+
 class Progress:
   """One bar for the whole job: shards and views done of planned, views/s, ETA.
 
@@ -116,7 +149,6 @@ class Progress:
 
   def __init__(self, console: Console, staging: str, total_shards: int,
                total_views: int, done: dict[str, dict], every: float = 2.0):
-    from tqdm import tqdm
     self._staging, self._every = staging, every
     self._total_shards = total_shards
     self._done_views = {k: m.get("views_planned", m["stats"]["records"])
@@ -127,12 +159,12 @@ class Progress:
     except OSError:
       width = 0
     self._print_every = 0.0 if tty else 10.0  # a log file gets a line per 10 s, not 2
-    self._bar = tqdm(total=total_views, initial=sum(self._done_views.values()),
-                     unit="view", file=console.stream, ncols=min(width or 100, 120),
-                     mininterval=self._print_every, ascii=not tty, leave=True,
-                     smoothing=0,  # the rate since start: shards finish in steps
-                     bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} views "
-                                "[{elapsed}<{remaining}, {rate_fmt}]{postfix}")
+    self._bar = Bar(total=total_views, initial=sum(self._done_views.values()),
+                    unit="view", file=console.stream, ncols=min(width or 100, 120),
+                    mininterval=self._print_every, ascii=not tty, leave=True,
+                    smoothing=0,  # the rate since the first view: shards finish in steps
+                    bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} views "
+                               "[{elapsed}<{remaining}, {rate_fmt}]{postfix}")
     self._stop = threading.Event()
     self._thread = threading.Thread(target=self._poll, daemon=True, name="progress")
     self._seen: tuple = ()
@@ -183,7 +215,7 @@ class Progress:
     if quiet:
       self._bar.n += max(0, delta)
     elif delta > 0:
-      self._bar.update(delta)  # tqdm prints it at most every mininterval
+      self._bar.advance(delta)  # tqdm prints it at most every mininterval
     elif not self._print_every:
       self._bar.refresh()
 
