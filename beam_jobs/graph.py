@@ -13,15 +13,13 @@ metered (`shuffle_bytes` and `side_input_bytes` counters) so the benchmark can s
 
 from __future__ import annotations
 
-import json
-
 import apache_beam as beam
 from apache_beam.coders import FastPrimitivesCoder
 from apache_beam.utils import shared
 
 from beam_jobs import staging as stg
 from beam_jobs import transforms as T
-from pipeline import plan
+from pipeline import manifest, plan
 
 #: Counters of the bytes that cross a shuffle or reach a side input (in the metadata's
 #: `counters`; benchmarks/stylize_scale.py reads them by these names).
@@ -57,11 +55,11 @@ class ComputeStyleStates(beam.PTransform):
 
   def expand(self, pbegin):
     return (pbegin
-            # Our DoFn reads the manifest, not Beam's text source: a worker then
+            # Our code reads the manifest, not Beam's text source: a worker then
             # loads this project's code before its first gs:// access (remote.py).
             | "StyleManifest" >> beam.Create(
                 [stg.manifest_path(self._staging, "styles")], reshuffle=False)
-            | "ReadStyles" >> beam.FlatMap(T.read_manifest)
+            | "ReadStyles" >> beam.FlatMap(manifest.read_rows)
             | _metered("MeterStyles", SHUFFLE_BYTES)
             | "SpreadStyles" >> beam.Reshuffle()
             | "StyleStep" >> beam.ParDo(T.StyleStepFn(

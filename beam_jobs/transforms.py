@@ -244,11 +244,6 @@ class _Hashing:
     return self._f.write(data)
 
 
-def read_manifest(path: str) -> Iterable[dict]:
-  """A manifest's entries in their JSON form (the styles travel so between steps)."""
-  return manifest.read_rows(path)
-
-
 class _ProgressNote:
   """Views done in a running shard, rewritten at most every PROGRESS_EVERY_S."""
 

@@ -35,7 +35,7 @@ def resolve(name_or_path: str) -> str:
     path = os.path.join(CONFIGS_DIR, name_or_path + ".py")
     if not os.path.exists(path):
       raise choices.ConfigError(f"--config {name_or_path}: no such recipe (recipes: "
-                        f"{', '.join(available())}; or give a .py/.json path)")
+                                f"{', '.join(available())}; or give a .py/.json path)")
     return path
   return name_or_path
 
@@ -82,12 +82,12 @@ def read(name_or_path: str, fields: dict) -> dict:
       raise choices.ConfigError(f"--config {path}: not JSON ({e})") from None
   if not isinstance(settings, dict):
     raise choices.ConfigError(f"--config {path}: expected a JSON object of settings"
-                      if not path.endswith(".py") else
-                      f"--config {path}: get_config() must return a dict")
+                              if not path.endswith(".py") else
+                              f"--config {path}: get_config() must return a dict")
   unknown = set(settings) - set(fields)
   if unknown:
     raise choices.ConfigError(f"unknown keys in {path}: {sorted(unknown)} "
-                      "(keys are the flag names with _, e.g. batch_size)")
+                              "(keys are the flag names with _, e.g. batch_size)")
   for key, value in settings.items():
     allowed = _TYPES[fields[key]]
     if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
