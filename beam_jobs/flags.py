@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline import image_io, plan, wikiart
+from pipeline import geometry, image_io, plan, wikiart
 from pipeline.stylizers import SPEC_HELP
 
 
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
   p.add_argument("--image_size", type=int, default=256,
                  help="output images are SIZE x SIZE (default 256)")
   p.add_argument("--resize_policy", default="center_crop",
-                 choices=["center_crop", "pad", "stretch"],
+                 choices=geometry.RESIZE_POLICIES,
                  help="how contents are made square (default center_crop)")
   p.add_argument("--image_format", default="jpeg", choices=["jpeg", "png"])
   p.add_argument("--jpeg_quality", type=int, default=95)

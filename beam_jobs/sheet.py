@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import itertools
 import sys
 
 from apache_beam.io.filesystems import FileSystems
@@ -38,20 +39,11 @@ _COLOURS = ("#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4",
 def first_contents(shard_path: str, n: int, keep=None) -> list[list[dict]]:
   """The views of the first n contents of a shard (those whose first view passes
   `keep`, if given), each in view order."""
-  groups: list[list[dict]] = []
   with FileSystems.open(shard_path) as f:
-    for _, raw in tfrecord.iter_records(f, shard_path):
-      rec = schema.decode_example(raw)
-      if not groups or groups[-1][0]["content_id"] != rec["content_id"]:
-        if groups and keep is not None and not keep(groups[-1][0]):
-          groups.pop()
-        if len(groups) == n:
-          break
-        groups.append([])
-      groups[-1].append(rec)
-  if groups and keep is not None and not keep(groups[-1][0]):
-    groups.pop()
-  return groups
+    views = (schema.decode_example(raw) for _, raw in tfrecord.iter_records(f, shard_path))
+    groups = (list(g) for _, g in itertools.groupby(views, lambda r: r["content_id"]))
+    return list(itertools.islice(
+        (g for g in groups if keep is None or keep(g[0])), n))
 
 
 def labels_changed(rec: dict) -> bool:
